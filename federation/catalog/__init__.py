@@ -1,0 +1,1 @@
+"""The union catalog: every harvested record, deduplicated into clusters, searchable."""

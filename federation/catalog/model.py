@@ -1,0 +1,92 @@
+"""What the union catalog stores and answers, as typed values.
+
+These dataclasses are the contract between the catalog and its writers (the
+harvester) and readers (coordinator, web, CLI). The catalog does not know where
+records come from: a writer hands it pages of :class:`HarvestedRecord` with the
+source's :class:`SourceState` to save in the same transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from federation.records.model import Record
+
+
+@dataclass(slots=True)
+class HarvestedRecord:
+    """One record as a source delivered it."""
+
+    oai_identifier: str
+    #: The header datestamp, as the source wrote it.
+    datestamp: str
+    record: Record
+    #: The metadata payload as harvested (MARCXML, oai_dc…), kept verbatim.
+    raw_xml: bytes
+
+
+@dataclass(slots=True)
+class QuarantinedRecord:
+    """A record that could not be parsed: kept with the reason, never dropped."""
+
+    oai_identifier: str
+    reason: str
+    raw_xml: bytes
+
+
+@dataclass(slots=True)
+class SourceState:
+    """A harvest source and where its harvesting stands.
+
+    ``next_from`` is the responseDate of the last complete run (the next run's
+    ``from``); ``resumption_token`` and ``run_from`` are the checkpoint of a run
+    in progress, saved with every committed page so a killed run resumes.
+    """
+
+    name: str
+    library: str
+    base_url: str
+    metadata_prefix: str = "marc21"
+    set_spec: str | None = None
+    next_from: str | None = None
+    run_from: str | None = None
+    run_response_date: str | None = None
+    resumption_token: str | None = None
+    last_harvest: str | None = None
+    last_error: str | None = None
+    records: int = 0
+    quarantined: int = 0
+
+
+@dataclass(slots=True)
+class Holding:
+    """A library holding a cluster's work, with its local record."""
+
+    library: str
+    record_id: str
+    oai_identifier: str
+
+
+@dataclass(slots=True)
+class ClusterSummary:
+    """A search hit: one work of the union catalog."""
+
+    cluster_id: str
+    title: str
+    authors: list[str] = field(default_factory=list)
+    year: int | None = None
+    format: str | None = None
+    language: str | None = None
+    isbns: list[str] = field(default_factory=list)
+    libraries: list[str] = field(default_factory=list)
+    holdings: list[Holding] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class SearchResult:
+    """A page of search hits with the total and the facets of all hits."""
+
+    total: int
+    results: list[ClusterSummary]
+    #: {"library": {"LIB1": 12, ...}, "year": {...}, "language": {...}, "format": {...}}
+    facets: dict[str, dict[str, int]] = field(default_factory=dict)
