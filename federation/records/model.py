@@ -13,7 +13,8 @@ from typing import Any, Literal
 
 import pymarc
 
-Schema = Literal["marc21", "unimarc"]
+#: ``dc`` is a record that arrived only as Dublin Core (an oai_dc harvest).
+Schema = Literal["marc21", "unimarc", "dc"]
 
 #: Record formats, from MARC 21 leader/06-07 or UNIMARC leader/06-07.
 FORMATS = (
