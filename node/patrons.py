@@ -279,13 +279,12 @@ def patrons_path(config: Any) -> Path:
     """
     if isinstance(config, str | Path):
         return Path(config)
-    for name in ("database", "db_path", "database_path", "db"):
-        value = getattr(config, name, None)
-        if value:
-            return Path(value).with_name("patrons.db")
-    data_dir = getattr(config, "data_dir", None)
-    if data_dir:
-        return Path(data_dir) / "patrons.db"
+    database_path = getattr(config, "database_path", None)
+    if callable(database_path):
+        return Path(database_path()).with_name("patrons.db")
+    database = getattr(config, "database", None)
+    if database:
+        return Path(database).with_name("patrons.db")
     raise InvalidArgument("the node configuration names no database to put patrons.db beside")
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -40,23 +39,10 @@ def register_node_commands(node_subparsers: argparse._SubParsersAction) -> None:
 
 def _patrons_db(config_path: Path) -> Path:
     """``patrons.db`` beside the database the node's configuration names."""
+    from node.config import load
     from node.patrons import patrons_path
 
-    try:
-        from node.config import load_config  # the node room's loader, when present
-    except ImportError:
-        load_config = None
-    if load_config is not None:
-        return patrons_path(load_config(config_path))
-    try:
-        data: dict[str, Any] = tomllib.loads(config_path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as error:
-        raise LibfedError(f"{config_path}: {error}") from error
-    section = data.get("node", data)
-    database = section.get("database") or section.get("db_path")
-    if not database:
-        raise LibfedError(f"{config_path}: no database path in the configuration")
-    return (config_path.parent / database).with_name("patrons.db")
+    return patrons_path(load(config_path))
 
 
 def _import(args: argparse.Namespace) -> int:

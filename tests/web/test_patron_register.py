@@ -94,7 +94,7 @@ def main(argv: list[str]) -> int:
 
 
 def test_the_cli_imports_and_lists_readers(tmp_path, capsys):
-    (tmp_path / "node.toml").write_text('[node]\ndatabase = "data/holdings.db"\n', encoding="utf-8")
+    (tmp_path / "node.toml").write_text('[node]\nsymbol = "A"\nname = "Library A"\ndatabase = "data/holdings.db"\n', encoding="utf-8")
     (tmp_path / "readers.csv").write_text("card_number,pin,display_name\n1001,4321,Anna\n", encoding="utf-8")
     config = str(tmp_path / "node.toml")
     assert main(["node", "patrons", "import", "--config", config, str(tmp_path / "readers.csv")]) == 0
