@@ -1,0 +1,68 @@
+"""The holdings database schema, one migration per version (PRAGMA user_version).
+
+A migration only ever adds; a database written by an older libfed is brought up
+to date when a node opens it, inside one transaction per step.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[str] = [
+    # 1: records, copies, sets, the deletion log, ILL loans.
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE records (
+        id          TEXT PRIMARY KEY,
+        datestamp   INTEGER NOT NULL,
+        deleted     INTEGER NOT NULL DEFAULT 0,
+        schema      TEXT NOT NULL,
+        title       TEXT NOT NULL DEFAULT '',
+        summary     TEXT NOT NULL DEFAULT '{}',
+        search_text TEXT NOT NULL DEFAULT '',
+        sets        TEXT NOT NULL DEFAULT '',
+        marcxml     TEXT,
+        oai_dc      TEXT
+    );
+    CREATE INDEX records_by_datestamp ON records (datestamp, id);
+    CREATE TABLE record_isbns (
+        isbn      TEXT NOT NULL,
+        record_id TEXT NOT NULL REFERENCES records (id) ON DELETE CASCADE,
+        PRIMARY KEY (isbn, record_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE sets (spec TEXT PRIMARY KEY, name TEXT NOT NULL);
+    CREATE TABLE record_sets (
+        set_spec  TEXT NOT NULL,
+        record_id TEXT NOT NULL REFERENCES records (id) ON DELETE CASCADE,
+        PRIMARY KEY (set_spec, record_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE items (
+        id          INTEGER PRIMARY KEY,
+        record_id   TEXT NOT NULL REFERENCES records (id) ON DELETE CASCADE,
+        barcode     TEXT NOT NULL,
+        location    TEXT NOT NULL DEFAULT '',
+        call_number TEXT NOT NULL DEFAULT '',
+        status      TEXT NOT NULL DEFAULT 'available',
+        due         INTEGER,
+        UNIQUE (record_id, barcode)
+    );
+    CREATE INDEX items_by_status ON items (status);
+    CREATE TABLE deletions (
+        seq       INTEGER PRIMARY KEY,
+        record_id TEXT NOT NULL,
+        datestamp INTEGER NOT NULL
+    );
+    CREATE TABLE loans (
+        request_id       TEXT NOT NULL,
+        attempt          INTEGER NOT NULL,
+        record_id        TEXT NOT NULL DEFAULT '',
+        item_id          INTEGER REFERENCES items (id) ON DELETE SET NULL,
+        status           TEXT NOT NULL,
+        reason_unfilled  TEXT NOT NULL DEFAULT '',
+        requester_symbol TEXT NOT NULL DEFAULT '',
+        pickup_location  TEXT NOT NULL DEFAULT '',
+        created          INTEGER NOT NULL,
+        updated          INTEGER NOT NULL,
+        PRIMARY KEY (request_id, attempt)
+    ) WITHOUT ROWID;
+    CREATE INDEX loans_by_status ON loans (status);
+    """,
+]

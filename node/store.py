@@ -1,0 +1,323 @@
+"""The holdings store: one SQLite file per node, all SQL of the node in one place.
+
+Why two connections: aiosqlite runs each connection on its own thread, and a
+write transaction that spans several awaits must not see (or be seen by) reads
+from other tasks. Writes go through :meth:`HoldingsStore.transaction`, which
+holds an asyncio lock and ``BEGIN IMMEDIATE`` so one task writes at a time;
+reads use a second connection that, in WAL mode, sees only committed data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from federation.errors import NotFound
+from node.model import Holding, Item, location_set, schema_set
+from node.schema import MIGRATIONS
+
+
+class HoldingsStore:
+    """Records, copies, sets, deletions and loans of one library."""
+
+    def __init__(self, writer: aiosqlite.Connection, reader: aiosqlite.Connection) -> None:
+        self._writer = writer
+        self._reader = reader
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, path: Path | str) -> HoldingsStore:
+        """Open (creating and migrating when needed) the database at ``path``."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        writer = await _connect(path)
+        await _migrate(writer)
+        reader = await _connect(path)
+        await reader.execute("PRAGMA query_only = ON")
+        return cls(writer, reader)
+
+    async def close(self) -> None:
+        await self._reader.close()
+        await self._writer.close()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """One write transaction at a time; rolled back on any error."""
+        async with self._lock:
+            await self._writer.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._writer
+            except BaseException:
+                await self._writer.rollback()
+                raise
+            await self._writer.commit()
+
+    async def meta(self, key: str) -> str | None:
+        async with self._reader.execute("SELECT value FROM meta WHERE key = ?", (key,)) as cur:
+            row = await cur.fetchone()
+        return row[0] if row else None
+
+    # --- writing -----------------------------------------------------------
+
+    async def save_holdings(self, holdings: Sequence[Holding], now: int | None = None) -> int:
+        """Insert or update records with their copies; returns how many were new.
+
+        A re-imported record gets a new datestamp. Its copies are matched by
+        barcode so a copy out on loan keeps its circulation state.
+        """
+        now = int(time.time()) if now is None else now
+        new = 0
+        async with self.transaction() as db:
+            for holding in holdings:
+                async with db.execute(
+                    "SELECT 1 FROM records WHERE id = ? AND deleted = 0", (holding.id,)
+                ) as cur:
+                    new += (await cur.fetchone()) is None
+                await _write_holding(db, holding, now)
+        return new
+
+    async def delete_record(self, record_id: str, now: int | None = None) -> int:
+        """Mark a record deleted (kept for OAI-PMH), drop its copies; its datestamp."""
+        now = int(time.time()) if now is None else now
+        async with self.transaction() as db:
+            cur = await db.execute(
+                "UPDATE records SET deleted = 1, datestamp = ?, marcxml = NULL, oai_dc = NULL,"
+                " search_text = '' WHERE id = ? AND deleted = 0",
+                (now, record_id),
+            )
+            if cur.rowcount == 0:
+                raise NotFound(f"no record {record_id!r} at this library")
+            await db.execute("DELETE FROM record_isbns WHERE record_id = ?", (record_id,))
+            await db.execute("DELETE FROM items WHERE record_id = ?", (record_id,))
+            await db.execute(
+                "INSERT INTO deletions (record_id, datestamp) VALUES (?, ?)", (record_id, now)
+            )
+        return now
+
+    # --- reading -----------------------------------------------------------
+
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[aiosqlite.Row]:
+        """A read on the committed state (the read-only connection)."""
+        async with self._reader.execute(sql, params) as cur:
+            return list(await cur.fetchall())
+
+    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> aiosqlite.Row | None:
+        async with self._reader.execute(sql, params) as cur:
+            return await cur.fetchone()
+
+    async def record(self, record_id: str) -> aiosqlite.Row | None:
+        return await self.fetchone("SELECT * FROM records WHERE id = ?", (record_id,))
+
+    async def items_of(self, record_ids: Sequence[str]) -> dict[str, list[Item]]:
+        """Copies per record, in a stable order."""
+        found: dict[str, list[Item]] = {record_id: [] for record_id in record_ids}
+        if not record_ids:
+            return found
+        marks = ",".join("?" * len(record_ids))
+        rows = await self.fetchall(
+            f"SELECT * FROM items WHERE record_id IN ({marks}) ORDER BY record_id, id",
+            list(record_ids),
+        )
+        for row in rows:
+            found[row["record_id"]].append(item_from_row(row))
+        return found
+
+    async def records_with_isbn(self, isbn: str) -> list[str]:
+        rows = await self.fetchall(
+            "SELECT r.id FROM record_isbns i JOIN records r ON r.id = i.record_id"
+            " WHERE i.isbn = ? AND r.deleted = 0 ORDER BY r.id",
+            (isbn,),
+        )
+        return [row[0] for row in rows]
+
+    async def oai_page(self, query: OaiQuery, after: tuple[int, str] | None, limit: int,
+                       column: str | None) -> list[aiosqlite.Row]:
+        """One page of an OAI-PMH list in (datestamp, id) order, after a keyset cursor."""
+        where, params = query.where()
+        if after is not None:
+            where.append("(datestamp, id) > (?, ?)")
+            params.extend(after)
+        metadata = f", {column} AS metadata" if column in ("marcxml", "oai_dc") else ""
+        return await self.fetchall(
+            f"SELECT id, datestamp, deleted, sets{metadata} FROM records"
+            f" WHERE {' AND '.join(where)} ORDER BY datestamp, id LIMIT ?",
+            [*params, limit],
+        )
+
+    async def oai_count(self, query: OaiQuery) -> int:
+        where, params = query.where()
+        row = await self.fetchone(
+            f"SELECT COUNT(*) FROM records WHERE {' AND '.join(where)}", params
+        )
+        return int(row[0]) if row else 0
+
+    async def sets(self) -> list[aiosqlite.Row]:
+        return await self.fetchall("SELECT spec, name FROM sets ORDER BY spec")
+
+    async def earliest_datestamp(self) -> int:
+        """The oldest datestamp of any record or deletion (a true lower bound)."""
+        row = await self.fetchone("SELECT MIN(datestamp) FROM records")
+        if row and row[0] is not None:
+            return int(row[0])
+        return int(await self.meta("created") or time.time())
+
+    async def stats(self) -> dict[str, Any]:
+        """Records by schema, copies by status, deletions, open loans."""
+        schemas = await self.fetchall(
+            "SELECT schema, COUNT(*) FROM records WHERE deleted = 0 GROUP BY schema"
+        )
+        statuses = await self.fetchall("SELECT status, COUNT(*) FROM items GROUP BY status")
+        deleted = await self.fetchone("SELECT COUNT(*) FROM records WHERE deleted = 1")
+        loans = await self.fetchall("SELECT status, COUNT(*) FROM loans GROUP BY status")
+        by_schema = {row[0]: row[1] for row in schemas}
+        return {
+            "records": sum(by_schema.values()),
+            "records_by_schema": by_schema,
+            "items": sum(row[1] for row in statuses),
+            "items_by_status": {row[0]: row[1] for row in statuses},
+            "deleted_records": deleted[0] if deleted else 0,
+            "loans_by_status": {row[0]: row[1] for row in loans},
+        }
+
+
+@dataclass(slots=True, frozen=True)
+class OaiQuery:
+    """The selective-harvesting filters of an OAI-PMH list request."""
+
+    schemas: tuple[str, ...] | None = None
+    set_spec: str | None = None
+    start: int | None = None
+    end: int | None = None
+
+    def where(self) -> tuple[list[str], list[Any]]:
+        where: list[str] = ["1"]
+        params: list[Any] = []
+        if self.schemas is not None:
+            where.append(f"schema IN ({','.join('?' * len(self.schemas))})")
+            params.extend(self.schemas)
+        if self.start is not None:
+            where.append("datestamp >= ?")
+            params.append(self.start)
+        if self.end is not None:
+            where.append("datestamp <= ?")
+            params.append(self.end)
+        if self.set_spec is not None:
+            where.append("id IN (SELECT record_id FROM record_sets WHERE set_spec = ?)")
+            params.append(self.set_spec)
+        return where, params
+
+
+def item_from_row(row: aiosqlite.Row) -> Item:
+    return Item(
+        id=row["id"],
+        record_id=row["record_id"],
+        barcode=row["barcode"],
+        location=row["location"],
+        call_number=row["call_number"],
+        status=row["status"],
+        due=row["due"],
+    )
+
+
+async def _connect(path: Path) -> aiosqlite.Connection:
+    db = await aiosqlite.connect(path, isolation_level=None)
+    db.row_factory = aiosqlite.Row
+    await db.execute("PRAGMA journal_mode = WAL")
+    await db.execute("PRAGMA synchronous = NORMAL")
+    await db.execute("PRAGMA foreign_keys = ON")
+    await db.execute("PRAGMA busy_timeout = 5000")
+    return db
+
+
+async def _migrate(db: aiosqlite.Connection) -> None:
+    """Bring the schema to the newest version, one transaction per step."""
+    async with db.execute("PRAGMA user_version") as cur:
+        version = (await cur.fetchone())[0]
+    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+        statements = [part for part in script.split(";") if part.strip()]
+        await db.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in statements:
+                await db.execute(statement)
+            if number == 1:
+                await db.executemany(
+                    "INSERT INTO meta (key, value) VALUES (?, ?)",
+                    [("created", str(int(time.time()))), ("token_secret", secrets.token_hex(32))],
+                )
+            await db.execute(f"PRAGMA user_version = {number}")
+        except BaseException:
+            await db.rollback()
+            raise
+        await db.commit()
+
+
+async def _write_holding(db: aiosqlite.Connection, holding: Holding, now: int) -> None:
+    """Upsert one record, its ISBNs, sets and copies (inside a transaction)."""
+    sets = list(dict.fromkeys(
+        [schema_set(holding.schema)]
+        + [location_set(item.location) for item in holding.items if item.location]
+    ))
+    await db.execute(
+        "INSERT INTO records (id, datestamp, deleted, schema, title, summary, search_text,"
+        " sets, marcxml, oai_dc) VALUES (?, ?, 0, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (id) DO UPDATE SET datestamp = excluded.datestamp, deleted = 0,"
+        " schema = excluded.schema, title = excluded.title, summary = excluded.summary,"
+        " search_text = excluded.search_text, sets = excluded.sets, marcxml = excluded.marcxml,"
+        " oai_dc = excluded.oai_dc",
+        (
+            holding.id,
+            now,
+            holding.schema,
+            holding.title,
+            json.dumps(holding.summary, ensure_ascii=False),
+            holding.search_text,
+            " ".join(spec for spec, _ in sets),
+            holding.marcxml,
+            holding.oai_dc,
+        ),
+    )
+    await db.execute("DELETE FROM record_isbns WHERE record_id = ?", (holding.id,))
+    await db.executemany(
+        "INSERT OR IGNORE INTO record_isbns (isbn, record_id) VALUES (?, ?)",
+        [(isbn, holding.id) for isbn in holding.isbns],
+    )
+    await db.executemany("INSERT OR IGNORE INTO sets (spec, name) VALUES (?, ?)", sets)
+    await db.execute("DELETE FROM record_sets WHERE record_id = ?", (holding.id,))
+    await db.executemany(
+        "INSERT OR IGNORE INTO record_sets (set_spec, record_id) VALUES (?, ?)",
+        [(spec, holding.id) for spec, _ in sets],
+    )
+    await _write_items(db, holding)
+
+
+async def _write_items(db: aiosqlite.Connection, holding: Holding) -> None:
+    """Copies matched by barcode; a copy in circulation keeps its state."""
+    await db.executemany(
+        "INSERT INTO items (record_id, barcode, location, call_number, status, due)"
+        " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (record_id, barcode) DO UPDATE SET"
+        " location = excluded.location, call_number = excluded.call_number,"
+        " status = CASE WHEN items.status IN ('on_loan', 'reserved', 'in_transit')"
+        " THEN items.status ELSE excluded.status END,"
+        " due = CASE WHEN items.status IN ('on_loan', 'reserved', 'in_transit')"
+        " THEN items.due ELSE excluded.due END",
+        [
+            (holding.id, item.barcode, item.location, item.call_number, item.status, item.due)
+            for item in holding.items
+        ],
+    )
+    barcodes = [item.barcode for item in holding.items]
+    marks = ",".join("?" * len(barcodes)) or "''"
+    await db.execute(
+        f"DELETE FROM items WHERE record_id = ? AND barcode NOT IN ({marks})"
+        " AND status NOT IN ('on_loan', 'reserved', 'in_transit')",
+        [holding.id, *barcodes],
+    )
