@@ -1,0 +1,124 @@
+"""The HTTP side of harvesting: sickle's transport, our retries, lxml parsing.
+
+sickle is blocking, so every request runs in a worker thread
+(:func:`asyncio.to_thread`). We drive its low-level ``Sickle.harvest(**params)``
+one page at a time, which leaves tokens, checkpoints and retries to us.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import requests
+from sickle import Sickle
+
+from federation.errors import FailedPrecondition, Unavailable
+from harvester.cleaning import clean_xml
+from harvester.page import OaiPage, PageError, parse_page
+from harvester.retry import RetryPolicy, parse_retry_after
+
+log = logging.getLogger(__name__)
+
+
+class OaiProtocolError(FailedPrecondition):
+    """The server answered with an OAI-PMH error (badArgument, badResumptionToken…)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"OAI-PMH error {code}: {message or '(no message)'}")
+        self.code = code
+        self.message = message
+
+
+class _KeepAliveSickle(Sickle):
+    """sickle with one HTTP session, so pages reuse the server connection."""
+
+    def __init__(self, endpoint: str, **kwargs) -> None:
+        super().__init__(endpoint, **kwargs)
+        self.session = requests.Session()
+        self.session.headers["User-Agent"] = "libfed-harvester (sickle)"
+
+    def _request(self, kwargs):  # noqa: ANN001 - sickle's signature
+        if self.http_method == "GET":
+            return self.session.get(self.endpoint, params=kwargs, **self.request_args)
+        return self.session.post(self.endpoint, data=kwargs, **self.request_args)
+
+
+class OaiClient:
+    """Fetches OAI-PMH pages from one base URL, retrying what is worth retrying."""
+
+    def __init__(self, base_url: str, policy: RetryPolicy | None = None) -> None:
+        self.base_url = base_url
+        self.policy = policy or RetryPolicy()
+        self._sickle = _KeepAliveSickle(base_url, max_retries=0, timeout=self.policy.timeout)
+
+    def close(self) -> None:
+        """Release the HTTP connection."""
+        self._sickle.session.close()
+
+    async def identify(self) -> OaiPage:
+        """The Identify response (granularity, earliestDatestamp, …)."""
+        return await self.fetch(verb="Identify")
+
+    async def fetch(self, **params: str) -> OaiPage:
+        """One page; raises :class:`OaiProtocolError` for an OAI error in it."""
+        page = await asyncio.to_thread(self.fetch_blocking, params)
+        if page.error_code is not None:
+            raise OaiProtocolError(page.error_code, page.error_message)
+        return page
+
+    def fetch_blocking(self, params: dict[str, str]) -> OaiPage:
+        """Fetch and parse in the calling (worker) thread, with retries."""
+        attempt = 0
+        while True:
+            try:
+                return self._fetch_once(params)
+            except _Retryable as error:
+                attempt += 1
+                if attempt > self.policy.retries:
+                    raise Unavailable(
+                        f"{self.base_url} failed after {attempt} attempts: {error}"
+                    ) from error
+                delay = self.policy.delay(attempt, error.retry_after)
+                log.warning(
+                    "%s: %s; retry %d/%d in %.2f s",
+                    self.base_url, error, attempt, self.policy.retries, delay,
+                )
+                time.sleep(delay)  # in the worker thread: the event loop runs on
+
+    def _fetch_once(self, params: dict[str, str]) -> OaiPage:
+        try:
+            response = self._sickle.harvest(**params).http_response
+        except requests.HTTPError as error:
+            return self._from_http_error(error)
+        except (requests.ConnectionError, requests.Timeout) as error:
+            raise _Retryable(f"{type(error).__name__}: {error}") from error
+        try:
+            return parse_page(clean_xml(response.content))
+        except PageError as error:
+            raise FailedPrecondition(f"{self.base_url}: {error}") from error
+
+    def _from_http_error(self, error: requests.HTTPError) -> OaiPage:
+        """5xx is retried; a 4xx carrying an OAI error body (Zenodo: 422) is read."""
+        response = error.response
+        status = response.status_code if response is not None else 0
+        if status >= 500 or status == 429:
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            raise _Retryable(f"HTTP {status}", retry_after) from error
+        try:
+            page = parse_page(clean_xml(response.content))
+        except PageError:
+            page = None
+        if page is not None and page.error_code is not None:
+            return page
+        raise FailedPrecondition(f"{self.base_url}: HTTP {status} {response.reason}") from error
+
+
+class _Retryable(Exception):
+    """A failure worth another attempt, with the wait the server asked for."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+

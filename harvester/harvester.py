@@ -1,0 +1,279 @@
+"""Incremental, resumable harvesting of one source into the union catalog.
+
+The run's shape, and why:
+
+* ``from`` is the responseDate of the last complete run (in the server's
+  granularity), so records changed while a run was going are fetched again next
+  time rather than lost.
+* Every page is committed together with its checkpoint (the next resumption
+  token and the run's ``from``) in one catalog transaction, so a harvester
+  killed at any moment resumes at the first uncommitted page and nothing of a
+  page is visible half-done.
+* While page N is converted and committed, page N+1 is already being fetched:
+  the network and the database work overlap.
+* An expired token (badResumptionToken) restarts the list from the run's
+  ``from``: records are re-fetched, never skipped. A token that comes back
+  again means the server is looping: the run stops with a clear error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Protocol
+
+from federation.catalog.model import HarvestedRecord, QuarantinedRecord, SourceState
+from federation.errors import FailedPrecondition, LibfedError
+from harvester.client import OaiClient, OaiProtocolError
+from harvester.formats import convert
+from harvester.page import OaiPage, OaiRecord
+from harvester.retry import RetryPolicy
+from harvester.sources import Source
+from harvester.summary import HarvestSummary
+
+log = logging.getLogger(__name__)
+
+#: Progress callback: the summary so far and the server's completeListSize.
+Progress = Callable[[HarvestSummary], None]
+
+
+class CatalogWriter(Protocol):
+    """The part of the union catalog's storage interface a harvester writes to."""
+
+    async def get_source(self, name: str) -> SourceState | None: ...
+
+    async def save_source(self, state: SourceState) -> None: ...
+
+    async def commit_page(
+        self,
+        source_state: SourceState,
+        records: list[HarvestedRecord],
+        deleted: list[str],
+        quarantined: list[QuarantinedRecord],
+    ) -> None: ...
+
+    async def record_error(self, source_name: str, message: str) -> None: ...
+
+
+class Harvester:
+    """Harvests sources into a catalog; one instance can run many sources."""
+
+    def __init__(
+        self,
+        catalog: CatalogWriter,
+        policy: RetryPolicy | None = None,
+        *,
+        max_restarts: int = 3,
+        progress: Progress | None = None,
+    ) -> None:
+        self.catalog = catalog
+        self.policy = policy or RetryPolicy()
+        self.max_restarts = max_restarts
+        self.progress = progress
+
+    async def harvest(self, source: Source, *, full: bool = False) -> HarvestSummary:
+        """Harvest ``source``; a failure is recorded on the source and in the summary."""
+        summary = HarvestSummary(source.name, source.library, source.url, source.prefix, full=full)
+        started = time.monotonic()
+        client = OaiClient(source.url, self.policy)
+        try:
+            state = await self._state(source, full)
+            await _Run(self, client, source, state, summary).run()
+        except LibfedError as error:
+            summary.error = str(error)
+            log.error("harvest of %s failed: %s", source.name, error)
+            await self.catalog.record_error(source.name, summary.error)
+        finally:
+            client.close()
+            summary.seconds = time.monotonic() - started
+        log.info(
+            "harvest of %s: %d records, %d deleted, %d quarantined in %.1f s",
+            source.name, summary.records, summary.deleted, summary.quarantined, summary.seconds,
+        )
+        return summary
+
+    async def _state(self, source: Source, full: bool) -> SourceState:
+        """The saved state, reset where the source's list is no longer the same list."""
+        state = await self.catalog.get_source(source.name)
+        if state is None:
+            return SourceState(
+                source.name, source.library, source.url, source.prefix, source.set_spec
+            )
+        changed = (state.base_url, state.metadata_prefix, state.set_spec) != (
+            source.url, source.prefix, source.set_spec,
+        )
+        if changed:
+            log.warning("%s: URL, prefix or set changed; harvesting everything", source.name)
+        if changed or full:
+            state.next_from = None
+            _clear_checkpoint(state)
+        state.library = source.library
+        state.base_url, state.metadata_prefix = source.url, source.prefix
+        state.set_spec = source.set_spec
+        return state
+
+
+class _Run:
+    """One pass over a source's list, page by page, with a one-page lookahead."""
+
+    def __init__(
+        self,
+        harvester: Harvester,
+        client: OaiClient,
+        source: Source,
+        state: SourceState,
+        summary: HarvestSummary,
+    ) -> None:
+        self.harvester = harvester
+        self.client = client
+        self.source = source
+        self.state = state
+        self.summary = summary
+        self.seen_tokens: set[str] = set()
+
+    async def run(self) -> None:
+        identify = await asyncio.to_thread(self.client.fetch_blocking, {"verb": "Identify"})
+        # A server whose Identify fails still gets harvested, at day granularity.
+        granularity = identify.identify.get("granularity") or "YYYY-MM-DD"
+        state = self.state
+        token = state.resumption_token
+        if token is not None:
+            self.summary.resumed = True
+            run_from, response_date = state.run_from, state.run_response_date
+            log.info("%s: resuming a killed run at token %r", self.source.name, token)
+        else:
+            run_from, response_date = to_granularity(state.next_from, granularity), None
+        self.summary.from_date = run_from
+        pending = self._fetch(token, run_from)
+        try:
+            while True:
+                page = await pending
+                if page.error_code == "badResumptionToken" and token is not None:
+                    token = None
+                    pending = self._restart(run_from)
+                    continue
+                if page.error_code == "noRecordsMatch" and token is None:
+                    page.error_code, page.records, page.resumption_token = None, [], None
+                if page.error_code is not None:
+                    raise OaiProtocolError(page.error_code, page.error_message)
+                response_date = response_date or page.response_date
+                token = self._next_token(page, token)
+                if token is not None:
+                    pending = self._fetch(token, run_from)
+                await self._commit(page, token, run_from, response_date)
+                if token is None:
+                    return
+        finally:
+            if not pending.done():
+                pending.cancel()
+
+    def _fetch(self, token: str | None, run_from: str | None) -> asyncio.Task[OaiPage]:
+        """Start fetching a page in a worker thread; the caller awaits it later."""
+        if token is not None:
+            params = {"verb": "ListRecords", "resumptionToken": token}
+        else:
+            params = {"verb": "ListRecords", "metadataPrefix": self.source.prefix}
+            if self.source.set_spec:
+                params["set"] = self.source.set_spec
+            if run_from:
+                params["from"] = run_from
+        return asyncio.create_task(asyncio.to_thread(self.client.fetch_blocking, params))
+
+    def _restart(self, run_from: str | None) -> asyncio.Task[OaiPage]:
+        self.summary.restarts += 1
+        if self.summary.restarts > self.harvester.max_restarts:
+            raise FailedPrecondition(
+                f"{self.source.url}: resumption tokens keep expiring "
+                f"({self.summary.restarts} restarts); giving up"
+            )
+        log.warning(
+            "%s: resumption token expired; restarting the list from %s",
+            self.source.name, run_from or "the beginning",
+        )
+        self.seen_tokens.clear()
+        return self._fetch(None, run_from)
+
+    def _next_token(self, page: OaiPage, token: str | None) -> str | None:
+        new = page.resumption_token
+        if new is not None and (new == token or new in self.seen_tokens):
+            raise FailedPrecondition(
+                f"{self.source.url}: resumption token {new!r} repeated without progress "
+                f"after {self.summary.pages + 1} pages; the server is looping"
+            )
+        if new is not None:
+            self.seen_tokens.add(new)
+        if page.complete_list_size is not None and self.summary.expected is None:
+            self.summary.expected = page.complete_list_size
+        return new
+
+    async def _commit(
+        self, page: OaiPage, token: str | None, run_from: str | None, response_date: str
+    ) -> None:
+        records, deleted, quarantined = await asyncio.to_thread(convert_records, page.records)
+        state = self.state
+        state.resumption_token = token
+        if token is not None:
+            state.run_from, state.run_response_date = run_from, response_date
+        else:
+            _clear_checkpoint(state)
+            state.next_from = response_date
+            state.last_harvest = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            state.last_error = None
+            self.summary.next_from = response_date
+        await self.harvester.catalog.commit_page(state, records, deleted, quarantined)
+        for item in quarantined:
+            log.warning("%s: quarantined %s: %s", self.source.name, item.oai_identifier, item.reason)
+        summary = self.summary
+        summary.pages += 1
+        summary.records += len(records)
+        summary.deleted += len(deleted)
+        summary.quarantined += len(quarantined)
+        log.info(
+            "%s: page %d committed (%d records, %d deleted, %d quarantined)",
+            self.source.name, summary.pages, len(records), len(deleted), len(quarantined),
+        )
+        if self.harvester.progress is not None:
+            self.harvester.progress(summary)
+
+
+def convert_records(
+    items: list[OaiRecord],
+) -> tuple[list[HarvestedRecord], list[str], list[QuarantinedRecord]]:
+    """Split a page into records to store, identifiers deleted, and quarantine."""
+    records: list[HarvestedRecord] = []
+    deleted: list[str] = []
+    quarantined: list[QuarantinedRecord] = []
+    for item in items:
+        if item.deleted:
+            deleted.append(item.identifier)
+            continue
+        result = convert(item)
+        if isinstance(result, HarvestedRecord):
+            records.append(result)
+        else:
+            quarantined.append(result)
+    return records, deleted, quarantined
+
+
+def to_granularity(stamp: str | None, granularity: str) -> str | None:
+    """A UTC timestamp written in the granularity the server's Identify announced."""
+    if not stamp:
+        return None
+    try:
+        when = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return stamp
+    if when.tzinfo is not None:
+        when = when.astimezone(UTC)
+    if "hh" in granularity:
+        return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return when.strftime("%Y-%m-%d")
+
+
+def _clear_checkpoint(state: SourceState) -> None:
+    state.resumption_token = None
+    state.run_from = None
+    state.run_response_date = None

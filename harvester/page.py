@@ -1,0 +1,105 @@
+"""One OAI-PMH response, read with lxml into plain values.
+
+sickle's own response objects re-parse the page (up to three times) with a
+recovering parser; we parse the cleaned bytes once, strictly, and keep only
+what harvesting needs: the responseDate, an OAI error if any, the records
+(header + metadata element) and the resumption token.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from lxml import etree
+
+OAI_NS = "http://www.openarchives.org/OAI/2.0/"
+_OAI = "{%s}" % OAI_NS
+
+_PARSER = etree.XMLParser(
+    resolve_entities=False, no_network=True, huge_tree=True, remove_comments=True
+)
+
+
+class PageError(ValueError):
+    """The bytes are not an OAI-PMH response (not XML, or another document)."""
+
+
+@dataclass(slots=True)
+class OaiRecord:
+    """A record of a ListRecords page: its header and its metadata element."""
+
+    identifier: str
+    datestamp: str
+    deleted: bool
+    metadata: etree._Element | None
+
+
+@dataclass(slots=True)
+class OaiPage:
+    """What a harvester needs from one response."""
+
+    response_date: str
+    error_code: str | None = None
+    error_message: str = ""
+    records: list[OaiRecord] = field(default_factory=list)
+    #: None when the list is complete (no token, or an empty final token).
+    resumption_token: str | None = None
+    complete_list_size: int | None = None
+    #: The Identify payload, when this page answers Identify.
+    identify: dict[str, str] = field(default_factory=dict)
+
+
+def parse_page(data: bytes) -> OaiPage:
+    """Parse an OAI-PMH response; raise :class:`PageError` when it is none."""
+    try:
+        root = etree.fromstring(data, _PARSER)
+    except etree.XMLSyntaxError as error:
+        raise PageError(f"not well-formed XML: {error}") from error
+    if root.tag != _OAI + "OAI-PMH":
+        raise PageError(f"not an OAI-PMH response (root element {root.tag!r})")
+    page = OaiPage(response_date=(root.findtext(_OAI + "responseDate") or "").strip())
+    error = root.find(_OAI + "error")
+    if error is not None:
+        page.error_code = error.get("code", "unknown")
+        page.error_message = (error.text or "").strip()
+        return page
+    identify = root.find(_OAI + "Identify")
+    if identify is not None:
+        page.identify = {
+            etree.QName(child).localname: (child.text or "").strip()
+            for child in identify
+            if isinstance(child.tag, str) and len(child) == 0
+        }
+        return page
+    listing = root.find(_OAI + "ListRecords")
+    if listing is None:
+        listing = root.find(_OAI + "GetRecord")
+    if listing is not None:
+        page.records = [_read_record(node) for node in listing.iterchildren(_OAI + "record")]
+        _read_token(page, listing.find(_OAI + "resumptionToken"))
+    return page
+
+
+def _read_record(node: etree._Element) -> OaiRecord:
+    header = node.find(_OAI + "header")
+    if header is None:
+        return OaiRecord("", "", False, None)
+    metadata = node.find(_OAI + "metadata")
+    payload = None
+    if metadata is not None:
+        payload = next((child for child in metadata if isinstance(child.tag, str)), None)
+    return OaiRecord(
+        identifier=(header.findtext(_OAI + "identifier") or "").strip(),
+        datestamp=(header.findtext(_OAI + "datestamp") or "").strip(),
+        deleted=header.get("status") == "deleted",
+        metadata=payload,
+    )
+
+
+def _read_token(page: OaiPage, token: etree._Element | None) -> None:
+    if token is None:
+        return
+    page.resumption_token = (token.text or "").strip() or None
+    size = token.get("completeListSize")
+    if size and size.isdigit():
+        page.complete_list_size = int(size)
