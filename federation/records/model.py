@@ -70,9 +70,7 @@ class Record:
     def summary(self) -> dict[str, Any]:
         """The record as plain JSON-ready data (without the raw MARC)."""
         return {
-            name: _plain(getattr(self, name))
-            for name in self.__dataclass_fields__
-            if name != "raw"
+            name: _plain(getattr(self, name)) for name in self.__dataclass_fields__ if name != "raw"
         }
 
 

@@ -1,0 +1,89 @@
+"""Which character encoding a record's bytes are really in.
+
+Leaders lie: MARC 21 leader/09 says ``a`` (UCS/Unicode) or blank (MARC-8), and
+UNIMARC 100$a/26-29 names a character set, but exported files in the wild carry
+Windows-1251 under a MARC-8 leader, UTF-8 under a blank one, and DOS cp866 from
+old Russian systems. So we look at the bytes themselves and use the leader only
+to break ties:
+
+1. pure ASCII needs no decision;
+2. bytes that decode as strict UTF-8 *and* contain multi-byte sequences are
+   UTF-8 — MARC-8 and the Cyrillic code pages almost never form valid UTF-8;
+3. otherwise Cyrillic single-byte text shows long runs of high bytes (whole
+   words), which MARC-8 never does (its diacritics are single high bytes before
+   an ASCII letter): the runs decide between cp1251 and cp866 by where the
+   letters fall;
+4. what is left is MARC-8 (pymarc's converter) — or UTF-8 with a few broken
+   bytes when the leader says UTF-8.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from pymarc.marc8 import MARC8ToUnicode
+
+UTF8 = "utf-8"
+MARC8 = "marc-8"
+CP1251 = "cp1251"
+CP866 = "cp866"
+
+#: Three or more high bytes in a row: a word of single-byte Cyrillic.
+_HIGH_RUN = re.compile(rb"[\x80-\xff]{3,}")
+_HIGH = re.compile(rb"[\x80-\xff]")
+
+
+def detect(body: bytes, leader09: str = " ") -> str:
+    """The encoding of a record's field data (``body``), see the module notes."""
+    if body.isascii():
+        return UTF8
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    else:
+        return UTF8
+    high = len(_HIGH.findall(body))
+    in_runs = sum(len(run) for run in _HIGH_RUN.findall(body))
+    if in_runs * 2 >= high:
+        return _cyrillic_codepage(body)
+    if leader09 == "a":
+        return UTF8
+    return MARC8
+
+
+def _cyrillic_codepage(body: bytes) -> str:
+    """cp1251 keeps its letters in 0xC0-0xFF, cp866 mostly in 0x80-0xAF and 0xE0-0xEF."""
+    upper = sum(1 for byte in body if byte >= 0xC0)
+    lower = sum(1 for byte in body if 0x80 <= byte < 0xB0)
+    return CP1251 if upper >= lower else CP866
+
+
+def decoder(encoding: str):
+    """A function bytes -> str for one record's fields, never raising.
+
+    Undecodable bytes become U+FFFD rather than failing the record: a title with
+    one broken letter is still worth having, and the caller can tell from the
+    replacement character.
+    """
+    if encoding == MARC8:
+        converter = MARC8ToUnicode(quiet=True)
+
+        def decode_marc8(data: bytes) -> str:
+            if data.isascii() and b"\x1b" not in data:
+                return data.decode("ascii")
+            # Every field starts in the default sets (ASCII + ANSEL).
+            converter.g0, converter.g1 = MARC8ToUnicode.basic_latin, MARC8ToUnicode.ansel
+            try:
+                text = converter.translate(data)
+            except (IndexError, TypeError, KeyError, ValueError, UnicodeDecodeError):
+                text = data.decode("latin-1")
+            return unicodedata.normalize("NFC", text)
+
+        return decode_marc8
+
+    def decode_plain(data: bytes) -> str:
+        return data.decode(encoding, "replace")
+
+    return decode_plain

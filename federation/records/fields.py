@@ -1,0 +1,67 @@
+"""Fast access to a pymarc record's fields by tag, for the normalizers.
+
+pymarc's ``get_fields`` scans every field on each call; a normalizer asks for
+some twenty tags per record, so it indexes the record once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pymarc
+
+
+class Fields:
+    """A record's fields grouped by tag."""
+
+    __slots__ = ("by_tag",)
+
+    def __init__(self, marc: pymarc.Record) -> None:
+        by_tag: dict[str, list[pymarc.Field]] = {}
+        for field in marc.fields:
+            by_tag.setdefault(field.tag, []).append(field)
+        self.by_tag = by_tag
+
+    def all(self, *tags: str) -> Iterator[pymarc.Field]:
+        """Fields with any of ``tags``, in tag order then record order."""
+        for tag in tags:
+            yield from self.by_tag.get(tag, ())
+
+    def first(self, tag: str) -> pymarc.Field | None:
+        found = self.by_tag.get(tag)
+        return found[0] if found else None
+
+    def control(self, tag: str) -> str:
+        """A control field's data, '' when absent."""
+        field = self.first(tag)
+        if field is None:
+            return ""
+        if field.control_field:
+            return field.data or ""
+        return " ".join(value for _, value in field.subfields)
+
+    def values(self, tags: tuple[str, ...], codes: str) -> Iterator[str]:
+        """Every subfield value with a code in ``codes`` of fields with ``tags``."""
+        for field in self.all(*tags):
+            if field.control_field:
+                continue
+            for code, value in field.subfields:
+                if code in codes and value:
+                    yield value
+
+
+def sub(field: pymarc.Field | None, code: str) -> str:
+    """The first ``code`` subfield of a field, '' when absent."""
+    if field is None or field.control_field:
+        return ""
+    for key, value in field.subfields:
+        if key == code:
+            return value
+    return ""
+
+
+def subs(field: pymarc.Field, codes: str) -> list[str]:
+    """Values of the subfields with codes in ``codes``, in field order."""
+    if field.control_field:
+        return []
+    return [value for key, value in field.subfields if key in codes and value]

@@ -1,0 +1,181 @@
+"""ISO 2709 (the "MARC transmission format") read leniently, written strictly.
+
+pymarc's reader trusts the leader's record length and the directory's offsets;
+real exports break both (lengths counted in characters instead of bytes, NUL
+filler, line breaks between records, a truncated last record). So we split the
+stream at the record terminator 0x1D ourselves, check each directory entry
+against the field terminators it should point at, and fall back to splitting
+the data area at 0x1E when the offsets are wrong. Each record is decoded in the
+encoding its bytes really have (see :mod:`federation.records.encoding`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pymarc
+from pymarc import Field, Indicators, Subfield
+from pymarc.leader import Leader
+
+from federation.errors import RecordError
+from federation.records import encoding
+
+RECORD_END = 0x1D
+FIELD_END = b"\x1e"
+SUBFIELD = b"\x1f"
+LEADER_LEN = 24
+#: Bytes found between records in real files that are not records.
+_FILLER = b"\x00\r\n \t\x1a\x1d\x1e"
+
+
+def split(data: bytes) -> Iterator[tuple[int, bytes]]:
+    """``(position, chunk)`` for each record in an ISO 2709 stream.
+
+    A chunk is the bytes of one record including its terminator when it has
+    one. Filler between records is skipped; a trailing fragment too short to
+    be a record is dropped (it is junk, not a record), anything longer is
+    yielded so that the parser can report it.
+    """
+    position = 0
+    start = 0
+    size = len(data)
+    while start < size:
+        while start < size and data[start] in _FILLER:
+            start += 1
+        if start >= size:
+            return
+        end = _record_end(data, start)
+        chunk = data[start:end]
+        start = end
+        if end >= size and len(chunk.rstrip(_FILLER)) < LEADER_LEN:
+            return
+        position += 1
+        yield position, chunk
+
+
+def _record_end(data: bytes, start: int) -> int:
+    """Where the record starting at ``start`` ends (exclusive).
+
+    The leader's length is used when it lands right after a 0x1D; otherwise the
+    next 0x1D decides (the length counted characters, or was garbage).
+    """
+    head = data[start : start + 5]
+    if head.isdigit():
+        end = start + int(head)
+        if end <= len(data) and end > start + LEADER_LEN and data[end - 1] == RECORD_END:
+            return end
+    terminator = data.find(b"\x1d", start)
+    return len(data) if terminator < 0 else terminator + 1
+
+
+def parse(chunk: bytes) -> pymarc.Record:
+    """One ISO 2709 record as a pymarc.Record with Unicode fields.
+
+    Raises RecordError naming what is wrong when the record cannot be read.
+    """
+    if len(chunk) < LEADER_LEN:
+        raise RecordError(f"record is only {len(chunk)} bytes, shorter than a leader")
+    leader = chunk[:LEADER_LEN].decode("latin-1")
+    directory_end = chunk.find(FIELD_END, LEADER_LEN)
+    if directory_end < 0:
+        raise RecordError("no directory terminator (0x1E): truncated or not ISO 2709")
+    entries = _directory(chunk[LEADER_LEN:directory_end])
+    body = chunk[directory_end + 1 :]
+    if body.endswith(b"\x1d"):
+        body = body[:-1]
+    raw_fields = _field_data(entries, body)
+    decode = encoding.decoder(encoding.detect(body, leader[9]))
+    record = pymarc.Record()
+    record.leader = Leader(_clean_leader(leader))
+    record.fields = [_field(tag, data, decode) for tag, data in raw_fields]
+    if not record.fields:
+        raise RecordError("record has no fields")
+    return record
+
+
+def _clean_leader(leader: str) -> str:
+    """The leader with control bytes and non-ASCII blanked, so it is always printable."""
+    return "".join(ch if " " <= ch <= "~" else " " for ch in leader)
+
+
+def _directory(directory: bytes) -> list[tuple[str, int, int]]:
+    """``(tag, length, offset)`` per entry; raises RecordError on a broken directory."""
+    directory = directory.rstrip(b" \x00")
+    if len(directory) % 12:
+        raise RecordError(f"directory length {len(directory)} is not a multiple of 12")
+    entries = []
+    for index in range(0, len(directory), 12):
+        entry = directory[index : index + 12]
+        length, offset = entry[3:7], entry[7:12]
+        if not (length.isdigit() and offset.isdigit()):
+            raise RecordError(f"directory entry {entry!r} has non-numeric length or offset")
+        tag = entry[:3].decode("latin-1")
+        entries.append((tag, int(length), int(offset)))
+    if not entries:
+        raise RecordError("empty directory")
+    return entries
+
+
+def _field_data(entries: list[tuple[str, int, int]], body: bytes) -> list[tuple[str, bytes]]:
+    """Each field's bytes, by directory offsets when they hold, else by terminators."""
+    by_offset = []
+    for tag, length, offset in entries:
+        end = offset + length
+        if length == 0 or end > len(body) or body[end - 1 : end] != FIELD_END:
+            break
+        by_offset.append((tag, body[offset : end - 1]))
+    else:
+        return by_offset
+    parts = body.split(FIELD_END)
+    if len(parts) - 1 < len(entries) and parts[-1].strip(b"\x00 \r\n"):
+        parts.append(b"")  # the last field lost its terminator (truncated record)
+    if len(parts) - 1 < len(entries):
+        raise RecordError(
+            f"directory lists {len(entries)} fields but the data holds {len(parts) - 1}"
+        )
+    return [(tag, parts[index]) for index, (tag, _, _) in enumerate(entries)]
+
+
+def _field(tag: str, data: bytes, decode) -> Field:
+    """One field; control fields are 001-009, as pymarc and ruby-marc assume."""
+    if tag < "010" and tag.isdigit():
+        return Field(tag=tag, data=decode(data))
+    head, *subfields = data.split(SUBFIELD)
+    indicators = head.decode("latin-1")[:2].ljust(2)
+    return Field(
+        tag=tag,
+        indicators=Indicators(indicators[0], indicators[1]),
+        subfields=[
+            Subfield(code=chr(part[0]) if part[0] < 0x80 else "?", value=decode(part[1:]))
+            for part in subfields
+            if part
+        ],
+    )
+
+
+def write(record: pymarc.Record, unimarc: bool = False) -> bytes:
+    """The record as UTF-8 ISO 2709, leader/09 set to 'a' and lengths in bytes.
+
+    A UNIMARC record keeps its own leader/20-23 ("450 "), a MARC 21 one gets "4500".
+    """
+    directory = bytearray()
+    data = bytearray()
+    for field in record.fields:
+        if field.control_field:
+            encoded = (field.data or "").encode("utf-8")
+        else:
+            indicators = "".join(field.indicators or ("  ")).ljust(2)[:2]
+            encoded = indicators.encode("utf-8") + b"".join(
+                SUBFIELD + code.encode("utf-8")[:1] + value.encode("utf-8")
+                for code, value in field.subfields
+            )
+        encoded += FIELD_END
+        directory += f"{field.tag[:3]:>03}{len(encoded):04d}{len(data):05d}".encode("ascii")
+        data += encoded
+    directory += FIELD_END
+    base = LEADER_LEN + len(directory)
+    total = base + len(data) + 1
+    leader = str(record.leader).ljust(LEADER_LEN)[:LEADER_LEN]
+    tail = "450 " if unimarc else "4500"
+    leader = f"{total:05d}{leader[5:9]}a22{base:05d}{leader[17:20]}{tail}"
+    return leader.encode("ascii", "replace") + bytes(directory) + bytes(data) + b"\x1d"

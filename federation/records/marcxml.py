@@ -1,0 +1,218 @@
+"""MARCXML read with lxml (fast, namespace-agnostic) and written valid against MARC21slim.xsd.
+
+Reading accepts the MARC 21 slim namespace, no namespace at all (many UNIMARC
+exports), MarcXchange and the rba.ru UNISlim dialect: only the local names
+``record``/``leader``/``controlfield``/``datafield``/``subfield`` matter. A
+``format`` attribute on ``<record>`` (MarcXchange, UNISlim) is kept as a schema
+hint.
+
+Writing: the slim schema has no attribute to say "this is UNIMARC", and its
+leader pattern only allows "4500" or four blanks at positions 20-23. So a
+UNIMARC record is written with its own fields in the slim container and a
+leader ending in four blanks — the marker :func:`federation.records.schema.detect`
+reads back (MARC 21 always ends in "4500"). ISO 2709 output restores UNIMARC's
+"450 ".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+
+import pymarc
+from lxml import etree
+from pymarc import Field, Indicators, Subfield
+from pymarc.leader import Leader
+
+from federation.errors import RecordError
+
+SLIM = "http://www.loc.gov/MARC21/slim"
+_OAI = "{http://www.openarchives.org/OAI/2.0/}"
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
+_RECOVER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True, recover=True)
+
+
+def _local(tag: object) -> str:
+    """The local name of an element tag; '' for comments and processing instructions."""
+    if not isinstance(tag, str):
+        return ""
+    return tag[tag.rfind("}") + 1 :]
+
+
+def parse_element(xml: bytes | etree._Element) -> etree._Element:
+    """The ``<record>`` element of an XML snippet (or the element itself)."""
+    if isinstance(xml, bytes | str):
+        try:
+            element = etree.fromstring(xml.encode() if isinstance(xml, str) else xml, _PARSER)
+        except etree.XMLSyntaxError as error:
+            raise RecordError(f"not well-formed XML: {error}") from None
+    else:
+        element = xml
+    if _local(element.tag) != "record" or element.tag.startswith(_OAI):
+        found = next(iter_record_elements(element), None)
+        if found is None:
+            raise RecordError(f"no MARC <record> element in <{_local(element.tag)}>")
+        element = found
+    return element
+
+
+def iter_record_elements(root: etree._Element) -> Iterator[etree._Element]:
+    """Every MARC ``<record>`` under ``root`` (OAI-PMH ``<record>`` wrappers skipped)."""
+    if _local(root.tag) == "record" and not root.tag.startswith(_OAI):
+        yield root
+        return
+    for element in root.iter("{*}record", "record"):
+        if not element.tag.startswith(_OAI):
+            yield element
+
+
+def to_pymarc(element: etree._Element) -> tuple[pymarc.Record, str | None]:
+    """A ``<record>`` element as a pymarc.Record, plus its ``format`` attribute if any.
+
+    Raises RecordError for a field without a tag or a subfield without a code:
+    such a record cannot be written back faithfully.
+    """
+    record = pymarc.Record()
+    leader = None
+    fields = []
+    for child in element:
+        name = _local(child.tag)
+        if name == "datafield":
+            fields.append(_datafield(child))
+        elif name == "controlfield":
+            tag = child.get("tag")
+            if not tag:
+                raise RecordError("controlfield without a tag attribute")
+            fields.append(Field(tag=tag.strip(), data=child.text or ""))
+        elif name == "leader":
+            leader = child.text or ""
+    if leader is not None:
+        record.leader = Leader(_fix_leader(leader))
+    else:
+        record.leader = Leader(" " * 24)
+    record.fields = fields
+    if not fields:
+        raise RecordError("record has no fields")
+    return record, element.get("format")
+
+
+def _datafield(child: etree._Element) -> Field:
+    tag = child.get("tag")
+    if not tag:
+        raise RecordError("datafield without a tag attribute")
+    ind1 = (child.get("ind1") or " ")[:1]
+    ind2 = (child.get("ind2") or " ")[:1]
+    subfields = []
+    for sub in child:
+        if _local(sub.tag) != "subfield":
+            continue
+        code = sub.get("code")
+        if not code:
+            raise RecordError(f"subfield without a code in field {tag}")
+        subfields.append(Subfield(code=code, value=sub.text or ""))
+    return Field(tag=tag.strip(), indicators=Indicators(ind1, ind2), subfields=subfields)
+
+
+def _fix_leader(leader: str) -> str:
+    """Exactly 24 characters: real files carry 23, 25 or padded leaders."""
+    leader = leader.replace("\n", "").replace("\r", "")
+    if len(leader) > 24:
+        leader = leader.strip()
+    return leader[:24].ljust(24)
+
+
+def parse_document(data: bytes) -> tuple[list[etree._Element], str | None, int | None]:
+    """All MARC ``<record>`` elements of a document.
+
+    Returns ``(records, syntax_error, error_line)``. A document that is not
+    well-formed is parsed again in lxml's recover mode so that the records
+    before and after the damage are still read; the caller reports the error.
+    """
+    try:
+        root = etree.fromstring(data, _PARSER)
+    except etree.XMLSyntaxError as error:
+        root = etree.fromstring(data, _RECOVER)
+        message = error.msg if hasattr(error, "msg") else str(error)
+        records = [] if root is None else list(iter_record_elements(root))
+        return records, message, error.lineno
+    return list(iter_record_elements(root)), None, None
+
+
+# --------------------------------------------------------------------------- writing
+
+_CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_TAG = re.compile(r"^(0[1-9A-Za-z][0-9A-Za-z]|[1-9A-Za-z][0-9A-Za-z]{2})$")
+_CONTROL_TAG = re.compile(r"^00[1-9A-Za-z]$")
+_SUBFIELD_CODE = re.compile(r"""^[\dA-Za-z!"#$%&'()*+,\-./:;<=>?{}_^`~\[\]\\]$""")
+_LEADER = re.compile(
+    r"^[\d ]{5}[\dA-Za-z ][\dA-Za-z][\dA-Za-z ]{3}(2| )(2| )[\d ]{5}[\dA-Za-z ]{3}(4500|    )$"
+)
+
+
+def _text(value: str | None) -> str:
+    """Text XML 1.0 can carry (control characters dropped)."""
+    return _CONTROL_CHARS.sub("", value or "")
+
+
+def slim_leader(leader: str, unimarc: bool) -> str:
+    """A leader the slim schema accepts; ends in four blanks for UNIMARC (see module notes)."""
+    chars = list(str(leader).ljust(24)[:24])
+    for index in (*range(5), *range(12, 17)):
+        if not ("0" <= chars[index] <= "9" or chars[index] == " "):
+            chars[index] = "0"
+    for index in (5, 7, 8, 9, 17, 18, 19):
+        if not (chars[index].isascii() and (chars[index].isalnum() or chars[index] == " ")):
+            chars[index] = " "
+    if not (chars[6].isascii() and chars[6].isalnum()):
+        chars[6] = "a"
+    chars[10], chars[11] = "2", "2"
+    chars[20:24] = list("    " if unimarc else "4500")
+    result = "".join(chars)
+    assert _LEADER.match(result), result
+    return result
+
+
+def record_element(marc: pymarc.Record, unimarc: bool) -> etree._Element:
+    """One ``<record>`` in the slim namespace, valid against MARC21slim.xsd."""
+    root = etree.Element(f"{{{SLIM}}}record", nsmap={None: SLIM})
+    root.set("type", "Bibliographic")
+    etree.SubElement(root, f"{{{SLIM}}}leader").text = slim_leader(marc.leader, unimarc)
+    controls = [f for f in marc.fields if f.control_field and _CONTROL_TAG.match(f.tag)]
+    datas = [f for f in marc.fields if not f.control_field and _TAG.match(f.tag)]
+    for field in controls:
+        element = etree.SubElement(root, f"{{{SLIM}}}controlfield", tag=field.tag)
+        element.text = _text(field.data)
+    for field in datas:
+        if not field.subfields:
+            continue
+        ind = field.indicators or Indicators(" ", " ")
+        element = etree.SubElement(
+            root,
+            f"{{{SLIM}}}datafield",
+            tag=field.tag,
+            ind1=_indicator(ind[0]),
+            ind2=_indicator(ind[1]),
+        )
+        for code, value in field.subfields:
+            sub = etree.SubElement(element, f"{{{SLIM}}}subfield")
+            sub.set("code", code if _SUBFIELD_CODE.match(code or "") else "?")
+            sub.text = _text(value)
+    return root
+
+
+def _indicator(value: str) -> str:
+    """The slim schema allows digits, lowercase letters and blank only."""
+    value = (value or " ")[:1]
+    if value.isdigit() or ("a" <= value <= "z") or value == " ":
+        return value
+    if "A" <= value <= "Z":
+        return value.lower()
+    return " "
+
+
+def collection(elements: Iterable[etree._Element]) -> bytes:
+    """A full MARC21slim ``<collection>`` document."""
+    root = etree.Element(f"{{{SLIM}}}collection", nsmap={None: SLIM})
+    for element in elements:
+        root.append(element)
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)

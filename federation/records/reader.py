@@ -1,0 +1,136 @@
+"""Reading files and byte strings of records: sniff the container, yield records or errors.
+
+Reading never stops at a bad record: each one becomes a :class:`RecordError`
+carrying the source and its 1-based position, and the next record is read. Only
+a file that cannot be opened raises (OSError).
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pymarc
+from lxml import etree
+
+from federation.errors import RecordError
+from federation.records import iso2709, marc21, marcxml, schema, unimarc
+from federation.records.model import Record
+
+log = logging.getLogger(__name__)
+
+
+def detect_schema(marc: pymarc.Record) -> str:
+    """``"marc21"`` or ``"unimarc"``, judged from the record's fields and leader."""
+    return schema.detect(marc)
+
+
+def normalize(marc: pymarc.Record, schema_name: str | None = None) -> Record:
+    """A pymarc record as a normalized Record; detects MARC 21 vs UNIMARC when not given."""
+    schema_name = schema_name or schema.detect(marc)
+    if schema_name == schema.UNIMARC:
+        return unimarc.normalize(marc)
+    return marc21.normalize(marc)
+
+
+def record_from_marcxml(xml: bytes | etree._Element) -> Record:
+    """One MARCXML ``<record>`` (any or no namespace, MARC 21 or UNIMARC) as a Record.
+
+    Raises RecordError when the XML is not well-formed or the record is unusable.
+    """
+    element = marcxml.parse_element(xml)
+    marc, hint = marcxml.to_pymarc(element)
+    return normalize(marc, schema.detect(marc, hint))
+
+
+def iter_file(path: str | Path) -> Iterator[Record | RecordError]:
+    """Every record of an ISO 2709 or MARCXML file (gzip allowed), bad ones as errors."""
+    data = Path(path).read_bytes()
+    return iter_bytes(data, source=str(path))
+
+
+def iter_bytes(data: bytes, source: str = "<bytes>") -> Iterator[Record | RecordError]:
+    """Every record in ``data``, sniffing gzip, MARCXML or ISO 2709."""
+    if data[:2] == b"\x1f\x8b":
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error) as error:
+            yield RecordError(f"broken gzip data: {error}", source=source, position=1)
+            return
+    if _looks_like_xml(data):
+        yield from _iter_xml(data, source)
+    else:
+        yield from _iter_iso2709(data, source)
+
+
+def _looks_like_xml(data: bytes) -> bool:
+    head = data[:512].lstrip(b"\xef\xbb\xbf\x00 \t\r\n")
+    return head.startswith(b"<")
+
+
+def _iter_iso2709(data: bytes, source: str) -> Iterator[Record | RecordError]:
+    seen = False
+    for position, chunk in iso2709.split(data):
+        seen = True
+        try:
+            yield normalize(iso2709.parse(chunk))
+        except RecordError as error:
+            yield RecordError(error.reason, source=source, position=position)
+        except Exception as error:  # a record must never stop the file
+            log.debug("record %s:#%d failed", source, position, exc_info=True)
+            yield RecordError(
+                f"unreadable record ({type(error).__name__}: {error})",
+                source=source,
+                position=position,
+            )
+    if not seen and data.strip(b"\x00\r\n \t\x1a"):
+        yield RecordError("no ISO 2709 record found", source=source, position=1)
+
+
+def _iter_xml(data: bytes, source: str) -> Iterator[Record | RecordError]:
+    try:
+        elements, syntax_error, line = marcxml.parse_document(data)
+    except etree.XMLSyntaxError as error:
+        yield RecordError(f"not well-formed XML: {error}", source=source, position=1)
+        return
+    broken = _broken_index(elements, line) if syntax_error else None
+    for index, element in enumerate(elements):
+        position = index + 1
+        if index == broken:
+            yield RecordError(
+                f"not well-formed XML near line {line}: {syntax_error}",
+                source=source,
+                position=position,
+            )
+            continue
+        try:
+            marc, hint = marcxml.to_pymarc(element)
+            yield normalize(marc, schema.detect(marc, hint))
+        except RecordError as error:
+            yield RecordError(error.reason, source=source, position=position)
+        except Exception as error:
+            yield RecordError(
+                f"unreadable record ({type(error).__name__}: {error})",
+                source=source,
+                position=position,
+            )
+    if syntax_error and (broken is None or not elements):
+        yield RecordError(
+            f"not well-formed XML near line {line}: {syntax_error}",
+            source=source,
+            position=len(elements) + 1,
+        )
+
+
+def _broken_index(elements: list[etree._Element], line: int | None) -> int | None:
+    """Index of the record whose text holds the syntax error (the last one starting before it)."""
+    if line is None:
+        return None
+    broken = None
+    for index, element in enumerate(elements):
+        if element.sourceline is not None and element.sourceline <= line:
+            broken = index
+    return broken

@@ -1,0 +1,49 @@
+"""Is a MARC record MARC 21 or UNIMARC (RUSMARC)? Decided from what its fields look like.
+
+Both use the same ISO 2709 / MARCXML containers and many of the same tags with
+different meanings (100 is the author in MARC 21 but coded data in UNIMARC; 200
+is the title in UNIMARC). So each side collects evidence and the stronger wins;
+the leader's last four characters ("4500" in MARC 21, "450 " or blanks in
+UNIMARC) and an explicit ``format`` attribute only tip the balance.
+"""
+
+from __future__ import annotations
+
+import pymarc
+
+MARC21 = "marc21"
+UNIMARC = "unimarc"
+
+
+def detect(marc: pymarc.Record, hint: str | None = None) -> str:
+    """``"marc21"`` or ``"unimarc"`` for a record; ``hint`` is a format attribute if any."""
+    if hint:
+        lowered = hint.lower()
+        if "unimarc" in lowered or "rusmarc" in lowered:
+            return UNIMARC
+        if "marc21" in lowered or "usmarc" in lowered or "marc 21" in lowered:
+            return MARC21
+    tags = {field.tag for field in marc.fields}
+    unimarc = 0.0
+    marc21 = 0.0
+    if "200" in tags:
+        unimarc += 2
+    if "245" in tags:
+        marc21 += 2
+    if "101" in tags or "801" in tags or "215" in tags or "210" in tags:
+        unimarc += 1
+    if "008" in tags or "260" in tags or "264" in tags or "300" in tags or "040" in tags:
+        marc21 += 1
+    coded = marc.get("100")
+    if coded is not None and not coded.control_field:
+        value = coded.get("a") or ""
+        if len(value) >= 9 and value[:8].isdigit():
+            unimarc += 1.5
+        elif value:
+            marc21 += 1
+    tail = str(marc.leader)[20:24]
+    if tail == "4500":
+        marc21 += 0.5
+    elif tail in ("450 ", "    "):
+        unimarc += 0.5
+    return UNIMARC if unimarc > marc21 else MARC21

@@ -1,0 +1,129 @@
+"""Small text rules shared by the MARC 21 and UNIMARC normalizers.
+
+ISBD punctuation (" :", " /", " ;", " =", ",", ".") separates the elements of a
+catalogue card; once the elements are in their own fields it is noise, and it
+breaks matching ("Title /" vs "Title"). Standard numbers come in every
+spelling ("0-201-61622-X (pbk.)", "978 5 17 ...") and are reduced to one form.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+
+from stdnum import isbn as stdnum_isbn
+from stdnum import issn as stdnum_issn
+
+_TRAILING = re.compile(r"[\s/:;,=.\]\[]+$")
+_LEADING = re.compile(r"^[\s/:;,=.]+")
+_INITIAL = re.compile(r"(?:^|[\s.])\w\.$")
+_ISBN = re.compile(r"[0-9][0-9\- ]{8,16}[0-9Xx]")
+_ISSN = re.compile(r"\b[0-9]{4}-?[0-9]{3}[0-9Xx]\b")
+_YEAR = re.compile(r"(1[0-9]{3}|20[0-9]{2})")
+_PAGES = re.compile(
+    r"\[?(\d+)\]?\s*(?:p\b|pp\b|p\.|pages|pág|s\.|S\.|с\.|с\b|стр|л\.|Bl\.|f\.|ff\.)",
+    re.IGNORECASE,
+)
+_SPACES = re.compile(r"\s+")
+
+
+def clean(value: str | None, *, keep_initial: bool = False) -> str:
+    """A field value without ISBD punctuation at either end, NFC, single-spaced.
+
+    ``keep_initial`` keeps the full stop after a final initial ("Smith, J.").
+    """
+    if not value:
+        return ""
+    if not value.isascii():
+        value = unicodedata.normalize("NFC", value)
+    value = _SPACES.sub(" ", value).strip()
+    if keep_initial and _INITIAL.search(value):
+        value = value.rstrip(" ,;:/")
+    else:
+        value = _TRAILING.sub("", value)
+    value = _LEADING.sub("", value)
+    # Unbalanced brackets left by stripping ("[Moskva" from "[Moskva]").
+    if value.startswith("[") and "]" not in value:
+        value = value[1:]
+    return value.strip()
+
+
+def join(parts: Iterable[str | None], separator: str) -> str:
+    """Clean parts joined with ``separator``, empty ones skipped."""
+    return separator.join(part for part in (clean(p) for p in parts) if part)
+
+
+def unique(values: Iterable[str]) -> list[str]:
+    """Non-empty values in first-seen order, duplicates dropped."""
+    seen: dict[str, None] = {}
+    for value in values:
+        if value and value not in seen:
+            seen[value] = None
+    return list(seen)
+
+
+def isbns(values: Iterable[str]) -> tuple[list[str], list[str]]:
+    """``(valid ISBN-13s, invalid strings)`` from raw ISBN field values."""
+    valid: list[str] = []
+    invalid: list[str] = []
+    for value in values:
+        value = (value or "").strip()
+        if not value:
+            continue
+        match = _ISBN.search(value)
+        candidate = match.group(0) if match else value
+        try:
+            valid.append(stdnum_isbn.to_isbn13(stdnum_isbn.validate(candidate)))
+        except Exception:  # stdnum raises several ValidationError subclasses
+            invalid.append(clean(value))
+    return unique(valid), unique(i for i in invalid if i)
+
+
+def issns(values: Iterable[str]) -> tuple[list[str], list[str]]:
+    """``(valid ISSNs as NNNN-NNNC, invalid strings)``."""
+    valid: list[str] = []
+    invalid: list[str] = []
+    for value in values:
+        value = (value or "").strip()
+        if not value:
+            continue
+        match = _ISSN.search(value)
+        try:
+            compact = stdnum_issn.validate(match.group(0) if match else value)
+            valid.append(stdnum_issn.format(compact))
+        except Exception:
+            invalid.append(clean(value))
+    return unique(valid), unique(i for i in invalid if i)
+
+
+def year(*candidates: str | None) -> int | None:
+    """The first plausible year (1000-2099) in the candidates, in order."""
+    for candidate in candidates:
+        if not candidate:
+            continue
+        if len(candidate) == 4 and candidate.isdigit():
+            number = int(candidate)
+            if 1000 <= number <= 2099:
+                return number
+            continue
+        match = _YEAR.search(candidate)
+        if match:
+            return int(match.group(1))
+    return None
+
+
+def pages(extent: str | None) -> int | None:
+    """The page count an extent statement gives ("xii, 352 p." -> 352), if any."""
+    if not extent:
+        return None
+    numbers = [int(n) for n in _PAGES.findall(extent)]
+    return max(numbers) if numbers else None
+
+
+def language(code: str | None) -> str | None:
+    """A three-letter language code, lower case; None for blanks and fill characters."""
+    code = (code or "").strip().lower()
+    if len(code) == 3 and code.isalpha() and code not in ("und", "zxx", "mis"):
+        return code
+    return None
