@@ -132,7 +132,9 @@ def to_oai_dc(record: Record) -> etree._Element:
     root = etree.Element(f"{{{OAI_DC}}}dc", nsmap={"oai_dc": OAI_DC, "dc": DC, "xsi": XSI})
     root.set(f"{{{XSI}}}schemaLocation", SCHEMA_LOCATION)
     for name, value in elements:
-        value = _CONTROL_CHARS.sub("", value or "").strip()
+        # One line per value: DC is for display and search, and line breaks
+        # inside would break the one-element-per-line CLI output.
+        value = " ".join(_CONTROL_CHARS.sub("", value or "").split())
         if value:
             etree.SubElement(root, f"{{{DC}}}{name}").text = value
     return root
