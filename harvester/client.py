@@ -83,7 +83,11 @@ class OaiClient:
                 delay = self.policy.delay(attempt, error.retry_after)
                 log.warning(
                     "%s: %s; retry %d/%d in %.2f s",
-                    self.base_url, error, attempt, self.policy.retries, delay,
+                    self.base_url,
+                    error,
+                    attempt,
+                    self.policy.retries,
+                    delay,
                 )
                 time.sleep(delay)  # in the worker thread: the event loop runs on
 
@@ -121,4 +125,3 @@ class _Retryable(Exception):
     def __init__(self, message: str, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
-

@@ -91,7 +91,11 @@ class Harvester:
             summary.seconds = time.monotonic() - started
         log.info(
             "harvest of %s: %d records, %d deleted, %d quarantined in %.1f s",
-            source.name, summary.records, summary.deleted, summary.quarantined, summary.seconds,
+            source.name,
+            summary.records,
+            summary.deleted,
+            summary.quarantined,
+            summary.seconds,
         )
         return summary
 
@@ -103,7 +107,9 @@ class Harvester:
                 source.name, source.library, source.url, source.prefix, source.set_spec
             )
         changed = (state.base_url, state.metadata_prefix, state.set_spec) != (
-            source.url, source.prefix, source.set_spec,
+            source.url,
+            source.prefix,
+            source.set_spec,
         )
         if changed:
             log.warning("%s: URL, prefix or set changed; harvesting everything", source.name)
@@ -133,6 +139,7 @@ class _Run:
         self.state = state
         self.summary = summary
         self.seen_tokens: set[str] = set()
+        self.started = time.monotonic()
 
     async def run(self) -> None:
         identify = await asyncio.to_thread(self.client.fetch_blocking, {"verb": "Identify"})
@@ -191,7 +198,8 @@ class _Run:
             )
         log.warning(
             "%s: resumption token expired; restarting the list from %s",
-            self.source.name, run_from or "the beginning",
+            self.source.name,
+            run_from or "the beginning",
         )
         self.seen_tokens.clear()
         return self._fetch(None, run_from)
@@ -225,15 +233,22 @@ class _Run:
             self.summary.next_from = response_date
         await self.harvester.catalog.commit_page(state, records, deleted, quarantined)
         for item in quarantined:
-            log.warning("%s: quarantined %s: %s", self.source.name, item.oai_identifier, item.reason)
+            log.warning(
+                "%s: quarantined %s: %s", self.source.name, item.oai_identifier, item.reason
+            )
         summary = self.summary
         summary.pages += 1
         summary.records += len(records)
         summary.deleted += len(deleted)
         summary.quarantined += len(quarantined)
+        summary.seconds = time.monotonic() - self.started
         log.info(
             "%s: page %d committed (%d records, %d deleted, %d quarantined)",
-            self.source.name, summary.pages, len(records), len(deleted), len(quarantined),
+            self.source.name,
+            summary.pages,
+            len(records),
+            len(deleted),
+            len(quarantined),
         )
         if self.harvester.progress is not None:
             self.harvester.progress(summary)

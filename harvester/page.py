@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from lxml import etree
 
 OAI_NS = "http://www.openarchives.org/OAI/2.0/"
-_OAI = "{%s}" % OAI_NS
+_OAI = f"{{{OAI_NS}}}"
 
 _PARSER = etree.XMLParser(
     resolve_entities=False, no_network=True, huge_tree=True, remove_comments=True

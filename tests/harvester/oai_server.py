@@ -70,6 +70,8 @@ class Fault:
     oai_error: str = ""
     #: Answer with exactly this body (a recorded error response) and ``status``.
     body: bytes = b""
+    #: Expire every token handed out so far before answering.
+    expire: bool = False
 
 
 class PagedRepository:
@@ -127,6 +129,8 @@ class PagedRepository:
         if self.delay:
             await asyncio.sleep(self.delay)
         fault = self.faults.pop(0) if self.faults else Fault()
+        if fault.expire:
+            self.expire_tokens()
         if fault.body:
             return web.Response(status=fault.status, body=fault.body, content_type="text/xml")
         if fault.status != 200:
@@ -180,9 +184,13 @@ class PagedRepository:
                 f"<datestamp>{record.datestamp}</datestamp></header></record>"
             ).encode()
         return (
-            f"<record><header><identifier>{record.identifier}</identifier>"
-            f"<datestamp>{record.datestamp}</datestamp></header><metadata>"
-        ).encode() + record.metadata + b"</metadata></record>"
+            (
+                f"<record><header><identifier>{record.identifier}</identifier>"
+                f"<datestamp>{record.datestamp}</datestamp></header><metadata>"
+            ).encode()
+            + record.metadata
+            + b"</metadata></record>"
+        )
 
     def _xml(self, body: str) -> web.Response:
         text = ENVELOPE.format(date=self.now, url=self.url, body=body)
