@@ -67,6 +67,10 @@ def set_spec_part(value: str) -> str:
     return "".join(out) or "~"
 
 
+#: The parent sets of the two set families (setSpec hierarchy: "location:X").
+PARENT_SETS = (("location", "Holdings by location or branch"), ("schema", "Records by format"))
+
+
 def location_set(location: str) -> tuple[str, str]:
     """(setSpec, setName) of the set of records held at a location/branch."""
     return f"location:{set_spec_part(location)}", f"Held at {location}"

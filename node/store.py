@@ -22,7 +22,7 @@ from typing import Any
 import aiosqlite
 
 from federation.errors import NotFound
-from node.model import Holding, Item, location_set, schema_set
+from node.model import PARENT_SETS, Holding, Item, location_set, schema_set
 from node.schema import MIGRATIONS
 
 
@@ -139,8 +139,9 @@ class HoldingsStore:
         )
         return [row[0] for row in rows]
 
-    async def oai_page(self, query: OaiQuery, after: tuple[int, str] | None, limit: int,
-                       column: str | None) -> list[aiosqlite.Row]:
+    async def oai_page(
+        self, query: OaiQuery, after: tuple[int, str] | None, limit: int, column: str | None
+    ) -> list[aiosqlite.Row]:
         """One page of an OAI-PMH list in (datestamp, id) order, after a keyset cursor."""
         where, params = query.where()
         if after is not None:
@@ -162,6 +163,31 @@ class HoldingsStore:
 
     async def sets(self) -> list[aiosqlite.Row]:
         return await self.fetchall("SELECT spec, name FROM sets ORDER BY spec")
+
+    async def search(self, terms: SearchTerms, limit: int, offset: int) -> tuple[list[str], int]:
+        """Ids of live records matching every given term (one page) and the total."""
+        where, params = ["deleted = 0"], []
+        for column, words in (
+            ("search_text", terms.words),
+            ("fold(title)", terms.title),
+            ("fold(json_extract(summary, '$.authors'))", terms.author),
+        ):
+            for word in words:
+                where.append(f"{column} LIKE ?")
+                params.append(f"%{_like(word)}%")
+        if terms.isbn:
+            where.append("id IN (SELECT record_id FROM record_isbns WHERE isbn = ?)")
+            params.append(terms.isbn)
+        if terms.issn:
+            where.append("json_extract(summary, '$.issns') LIKE ?")
+            params.append(f"%{_like(terms.issn)}%")
+        condition = " AND ".join(where)
+        total = await self.fetchone(f"SELECT COUNT(*) FROM records WHERE {condition}", params)
+        rows = await self.fetchall(
+            f"SELECT id FROM records WHERE {condition} ORDER BY id LIMIT ? OFFSET ?",
+            [*params, limit, offset],
+        )
+        return [row[0] for row in rows], int(total[0]) if total else 0
 
     async def earliest_datestamp(self) -> int:
         """The oldest datestamp of any record or deletion (a true lower bound)."""
@@ -216,6 +242,26 @@ class OaiQuery:
         return where, params
 
 
+@dataclass(slots=True, frozen=True)
+class SearchTerms:
+    """Folded search words per field (see :func:`fold`)."""
+
+    words: tuple[str, ...] = ()
+    title: tuple[str, ...] = ()
+    author: tuple[str, ...] = ()
+    isbn: str = ""
+    issn: str = ""
+
+
+def fold(value: str | None) -> str:
+    """Case-folded with ё as е: how Russian and English words are compared here."""
+    return (value or "").casefold().replace("ё", "е")
+
+
+def _like(word: str) -> str:
+    return word.replace("\\", "").replace("%", "").replace("_", "")
+
+
 def item_from_row(row: aiosqlite.Row) -> Item:
     return Item(
         id=row["id"],
@@ -235,6 +281,7 @@ async def _connect(path: Path) -> aiosqlite.Connection:
     await db.execute("PRAGMA synchronous = NORMAL")
     await db.execute("PRAGMA foreign_keys = ON")
     await db.execute("PRAGMA busy_timeout = 5000")
+    await db.create_function("fold", 1, fold, deterministic=True)
     return db
 
 
@@ -262,10 +309,9 @@ async def _migrate(db: aiosqlite.Connection) -> None:
 
 async def _write_holding(db: aiosqlite.Connection, holding: Holding, now: int) -> None:
     """Upsert one record, its ISBNs, sets and copies (inside a transaction)."""
-    sets = list(dict.fromkeys(
-        [schema_set(holding.schema)]
-        + [location_set(item.location) for item in holding.items if item.location]
-    ))
+    locations = [location_set(item.location) for item in holding.items if item.location]
+    parents = [PARENT_SETS[1]] + ([PARENT_SETS[0]] if locations else [])
+    sets = list(dict.fromkeys([*parents, schema_set(holding.schema), *locations]))
     await db.execute(
         "INSERT INTO records (id, datestamp, deleted, schema, title, summary, search_text,"
         " sets, marcxml, oai_dc) VALUES (?, ?, 0, ?, ?, ?, ?, ?, ?, ?)"

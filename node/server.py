@@ -1,0 +1,134 @@
+"""One node process: the LibraryNode gRPC service and the OAI-PMH provider together.
+
+gRPC carries the standard health service (so probes and grpcurl work) and
+server reflection; HTTP serves ``/oai``. Both share one holdings store. SIGINT
+and SIGTERM stop the node cleanly: in-flight calls get a short grace period,
+then the store is closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import signal
+
+import grpc
+from aiohttp import web
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from libfed.v1 import node_service_pb2, node_service_pb2_grpc
+
+from node.catalog import HoldingsCatalog
+from node.config import NodeConfig, split_listen
+from node.grpc_service import LibraryNodeServicer
+from node.lending import LendingPolicy
+from node.oai import OaiProvider, oai_routes
+from node.store import HoldingsStore
+
+log = logging.getLogger(__name__)
+
+_SERVICE = node_service_pb2.DESCRIPTOR.services_by_name["LibraryNode"].full_name
+
+
+class NodeServer:
+    """A running node; :meth:`start` binds, :meth:`stop` releases everything."""
+
+    def __init__(self, config: NodeConfig) -> None:
+        self.config = config
+        self.store: HoldingsStore | None = None
+        self.grpc_port = 0
+        self.http_port = 0
+        self._grpc: grpc.aio.Server | None = None
+        self._runner: web.AppRunner | None = None
+        self._closers: list = []
+
+    async def start(self) -> None:
+        self.store = await HoldingsStore.open(self.config.database_path())
+        provider = await OaiProvider.create(self.store, self.config)
+        await self._start_grpc(provider)
+        await self._start_http(provider)
+        log.info(
+            "node %s (%s) serving gRPC on %s:%d and OAI-PMH on http://%s:%d/oai",
+            self.config.symbol,
+            self.config.name,
+            split_listen(self.config.grpc_listen)[0],
+            self.grpc_port,
+            split_listen(self.config.http_listen)[0],
+            self.http_port,
+        )
+
+    async def _start_grpc(self, provider: OaiProvider) -> None:
+        assert self.store is not None
+        server = grpc.aio.server()
+        servicer = LibraryNodeServicer(
+            HoldingsCatalog(self.store),
+            LendingPolicy(self.store),
+            provider.identifier,
+            loan_token=str(self.config.coordinator.get("token", "") or ""),
+        )
+        node_service_pb2_grpc.add_LibraryNodeServicer_to_server(servicer, server)
+        health_servicer = health.aio.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+        names = [_SERVICE, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name]
+        names += await self._optional_services(server)
+        reflection.enable_server_reflection([*names, reflection.SERVICE_NAME], server)
+        host, port = split_listen(self.config.grpc_listen)
+        self.grpc_port = server.add_insecure_port(f"{host}:{port}")
+        if self.grpc_port == 0:
+            raise OSError(f"cannot listen for gRPC on {host}:{port}")
+        await server.start()
+        for name in ("", _SERVICE):
+            await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+        self._grpc = server
+
+    async def _optional_services(self, server: grpc.aio.Server) -> list[str]:
+        """The reader register (node.patrons), served when that module is installed."""
+        try:
+            patrons = importlib.import_module("node.patrons")
+        except ModuleNotFoundError as error:
+            if error.name != "node.patrons":
+                raise
+            return []
+        register = await patrons.add_patron_service(server, self.config)
+        self._closers.append(register.close)
+        from libfed.v1 import patron_service_pb2
+
+        return [svc.full_name for svc in patron_service_pb2.DESCRIPTOR.services_by_name.values()]
+
+    async def _start_http(self, provider: OaiProvider) -> None:
+        app = web.Application()
+        app.add_routes(oai_routes(provider))
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        host, port = split_listen(self.config.http_listen)
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        self._runner = runner
+        self.http_port = site._server.sockets[0].getsockname()[1]  # the bound port (0 → real)
+
+    async def stop(self, grace: float = 2.0) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+        if self._grpc is not None:
+            await self._grpc.stop(grace)
+        for close in self._closers:
+            await close()
+        if self.store is not None:
+            await self.store.close()
+        log.info("node %s stopped", self.config.symbol)
+
+
+async def serve(config: NodeConfig) -> None:
+    """Run the node until SIGINT or SIGTERM."""
+    node = NodeServer(config)
+    await node.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+        log.info("node %s: stopping on signal", config.symbol)
+    finally:
+        await node.stop()
