@@ -1,0 +1,120 @@
+"""What the coordinator does on its own, on a clock: deadlines, due dates, the outbox.
+
+All of it is found in the database each time, never only in memory, so a
+restarted coordinator carries on where the old one stopped: a lender that did
+not answer in time is passed over, a loan past its due date becomes Overdue, and
+every status change owed to a lender is sent until it arrives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+import grpc
+
+from federation.coordinator import lifecycle
+from federation.coordinator.model import COORDINATOR, Action, Outcome, Status, now
+from federation.coordinator.protomap import action_to_proto
+from federation.coordinator.service import _event
+from federation.errors import NotFound
+
+if TYPE_CHECKING:
+    from federation.coordinator.service import LoanService
+    from federation.coordinator.store import Delivery
+
+log = logging.getLogger(__name__)
+
+#: A lender answering these will never accept the message: drop it, do not retry forever.
+_PERMANENT = frozenset({grpc.StatusCode.NOT_FOUND, grpc.StatusCode.FAILED_PRECONDITION,
+                        grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.UNIMPLEMENTED})
+#: Longest pause between two attempts of one delivery.
+MAX_BACKOFF = 60.0
+
+
+async def expire_deadlines(service: LoanService) -> int:
+    """Pass over lenders that did not answer (or ship) within the answer deadline."""
+    expired = 0
+    for request_id in await service.store.requests_past_deadline(now()):
+        async with service.locks(request_id):
+            request = await service.store.request(request_id, full=False)
+            deadline = request.deadline_at
+            if deadline is None or deadline > now() or request.status not in lifecycle.AWAITING_LENDER:
+                continue
+            entry = request.current_entry()
+            if entry is None:
+                continue
+            waited = service.timing.answer_deadline
+            entry.outcome, entry.reason = Outcome.TIMEOUT, f"no answer within {waited:g}s"
+            release = [(request.attempt, request.lender, str(Status.CANCELLED), None, None,
+                        "the answer deadline passed; the request went to another library")]
+            await service._next_lender(request, entry, COORDINATOR,
+                                       f"{entry.lender} did not answer in time", release)
+            expired += 1
+        service.spawn_advance(request_id)
+    return expired
+
+
+async def mark_overdue(service: LoanService) -> int:
+    """Loans past their due date become Overdue; the lender is told."""
+    marked = 0
+    for request_id in await service.store.requests_past_due(now()):
+        async with service.locks(request_id):
+            request = await service.store.request(request_id, full=False)
+            if not lifecycle.is_overdue(request, now()):
+                continue
+            before, request.status, request.updated = request.status, Status.OVERDUE, now()
+            await service.store.save(
+                request,
+                events=[_event(COORDINATOR, before, Status.OVERDUE, note="due date passed")],
+                deliveries=[(request.attempt, request.lender, str(Status.OVERDUE), None,
+                             request.due_time, "due date passed")],
+            )
+            marked += 1
+    if marked:
+        service.outbox_ready.set()
+    return marked
+
+
+async def send_outbox(service: LoanService) -> int:
+    """Send due status changes to lenders, in order per lender; back off on failure."""
+    async with service.outbox_lock:
+        due = await service.store.due_deliveries(now())
+        by_lender: dict[str, list[Delivery]] = {}
+        for delivery in due:
+            by_lender.setdefault(delivery.lender, []).append(delivery)
+        batches = by_lender.values()
+        sent = await asyncio.gather(*(_send_in_order(service, items) for items in batches))
+    return sum(sent)
+
+
+async def _send_in_order(service: LoanService, deliveries: list[Delivery]) -> int:
+    sent = 0
+    try:
+        node = await service.store.node(deliveries[0].lender)
+    except NotFound:
+        for delivery in deliveries:
+            await service.store.delivered(delivery.id)
+        return 0
+    for delivery in deliveries:
+        try:
+            await service.gateway.update(
+                node, request_id=delivery.request_id, attempt=delivery.attempt,
+                status=Status(delivery.status),
+                action_proto=action_to_proto(Action(delivery.action) if delivery.action else None),
+                due_time=delivery.due_time, note=delivery.note,
+            )
+        except grpc.aio.AioRpcError as error:
+            if error.code() in _PERMANENT:
+                log.warning("%s refused %s for %s: %s", node.symbol, delivery.status,
+                            delivery.request_id, error.details())
+                await service.store.delivered(delivery.id)
+                continue
+            pause = min(service.gateway.backoff * 2 ** delivery.tries, MAX_BACKOFF)
+            await service.store.delivery_failed(delivery.id, now() + pause,
+                                                f"{error.code().name}: {error.details()}")
+            return sent  # keep this lender's messages in order: the rest wait
+        await service.store.delivered(delivery.id)
+        sent += 1
+    return sent

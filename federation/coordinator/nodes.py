@@ -1,0 +1,161 @@
+"""The coordinator's only way to a library: its LibraryNode gRPC service.
+
+One channel per node address, the coordinator's per-node credential on every
+call, short reconnect backoff (a restarted node is reachable again within a
+second or two), and retries with exponential backoff for transient failures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from libfed.v1 import node_service_pb2, node_service_pb2_grpc
+
+from federation.coordinator.auth import coordinator_credential
+from federation.coordinator.model import LoanRequest, Node, RotaEntry, Status
+from federation.coordinator.protomap import (
+    service_type_to_proto,
+    status_from_proto,
+    status_to_proto,
+    timestamp,
+)
+from federation.errors import Unavailable
+
+log = logging.getLogger(__name__)
+
+#: Failures worth another try: the node may be restarting or busy.
+TRANSIENT = frozenset(
+    {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
+     grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.UNKNOWN}
+)
+_CHANNEL_OPTIONS = [
+    ("grpc.initial_reconnect_backoff_ms", 200),
+    ("grpc.min_reconnect_backoff_ms", 200),
+    ("grpc.max_reconnect_backoff_ms", 2000),
+]
+
+
+@dataclass(slots=True)
+class Availability:
+    available_count: int
+    open_loans: int
+
+
+@dataclass(slots=True)
+class OfferAnswer:
+    status: Status
+    reason: str = ""
+
+
+class NodeGateway:
+    """Calls the nodes; owns their channels."""
+
+    def __init__(
+        self, secret: str, *, call_timeout: float = 5.0, attempts: int = 3, backoff: float = 0.2
+    ) -> None:
+        self._secret = secret
+        self._timeout = call_timeout
+        self._attempts = max(1, attempts)
+        self.backoff = backoff
+        self._channels: dict[str, grpc.aio.Channel] = {}
+
+    def _channel(self, address: str) -> grpc.aio.Channel:
+        channel = self._channels.get(address)
+        if channel is None:
+            channel = grpc.aio.insecure_channel(address, options=_CHANNEL_OPTIONS)
+            self._channels[address] = channel
+        return channel
+
+    def _metadata(self, node: Node) -> tuple:
+        return (("authorization", f"Bearer {coordinator_credential(self._secret, node.symbol)}"),)
+
+    async def close(self) -> None:
+        channels, self._channels = self._channels, {}
+        await asyncio.gather(*(c.close() for c in channels.values()), return_exceptions=True)
+
+    async def _call(self, node: Node, method: str, message, *, timeout: float, attempts: int):
+        """One RPC with retries; Unavailable when the node never answered."""
+        stub = node_service_pb2_grpc.LibraryNodeStub(self._channel(node.grpc_address))
+        delay = self.backoff
+        for attempt in range(1, attempts + 1):
+            try:
+                return await getattr(stub, method)(
+                    message, timeout=timeout, metadata=self._metadata(node)
+                )
+            except grpc.aio.AioRpcError as error:
+                if error.code() not in TRANSIENT or attempt == attempts:
+                    raise
+                log.info("%s to %s failed (%s), retrying in %.1fs", method, node.symbol,
+                         error.code().name, delay)
+                await asyncio.sleep(delay)
+                delay *= 2
+        raise AssertionError("unreachable")
+
+    async def availability(self, node: Node, entry: RotaEntry, timeout: float) -> Availability:
+        """Free copies of the lender's record and its current lending load (one quick try)."""
+        message = node_service_pb2.GetAvailabilityRequest(record_id=entry.record_id)
+        reply = await self._call(node, "GetAvailability", message, timeout=timeout, attempts=1)
+        return Availability(reply.available_count, reply.open_loans)
+
+    async def offer(self, node: Node, request: LoanRequest, entry: RotaEntry) -> OfferAnswer:
+        """Offer the request to a lender; Unavailable when it cannot be reached."""
+        message = node_service_pb2.OfferLoanRequest(
+            request_id=request.request_id,
+            attempt=entry.position,
+            record_id=entry.record_id,
+            isbn=request.isbn,
+            service_type=service_type_to_proto(request.service_type),
+            requester_symbol=request.requester,
+            pickup_location=request.pickup_location,
+            title=request.title,
+        )
+        if request.needed_before:
+            message.needed_before.CopyFrom(timestamp(request.needed_before))
+        try:
+            reply = await self._call(
+                node, "OfferLoan", message, timeout=self._timeout, attempts=self._attempts
+            )
+        except grpc.aio.AioRpcError as error:
+            if error.code() in TRANSIENT:
+                raise Unavailable(f"{error.code().name}: {error.details()}") from error
+            # The node refused the offer itself (unknown record, not trusted…): it cannot supply.
+            return OfferAnswer(Status.UNFILLED, f"{error.code().name}: {error.details()}")
+        status = status_from_proto(reply.status)
+        if status not in (Status.WILL_SUPPLY, Status.EXPECT_TO_SUPPLY, Status.UNFILLED):
+            return OfferAnswer(Status.UNFILLED, f"unexpected answer {status}")
+        return OfferAnswer(status, reply.reason_unfilled)
+
+    async def update(
+        self, node: Node, *, request_id: str, attempt: int, status: Status,
+        action_proto: int = 0, due_time: float | None = None, note: str = "",
+    ) -> None:
+        """Tell a lender its loan changed state (one try: the outbox retries)."""
+        message = node_service_pb2.UpdateLoanStatusRequest(
+            request_id=request_id, attempt=attempt, status=status_to_proto(status),
+            action=action_proto, note=note,
+        )
+        if due_time:
+            message.due_time.CopyFrom(timestamp(due_time))
+        await self._call(node, "UpdateLoanStatus", message, timeout=self._timeout, attempts=1)
+
+    async def health(self, node: Node, timeout: float = 2.0) -> tuple[bool, float | None, str]:
+        """(up, latency in ms, error) from the node's gRPC health service."""
+        stub = health_pb2_grpc.HealthStub(self._channel(node.grpc_address))
+        started = time.perf_counter()
+        try:
+            reply = await stub.Check(health_pb2.HealthCheckRequest(), timeout=timeout)
+        except grpc.aio.AioRpcError as error:
+            if error.code() is grpc.StatusCode.UNIMPLEMENTED:
+                # No health service, but the server answered: it is up.
+                return True, (time.perf_counter() - started) * 1000, ""
+            return False, None, f"{error.code().name}: {error.details()}"
+        latency = (time.perf_counter() - started) * 1000
+        if reply.status != health_pb2.HealthCheckResponse.SERVING:
+            return False, latency, f"health status {reply.status}"
+        return True, latency, ""
+

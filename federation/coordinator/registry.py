@@ -1,0 +1,95 @@
+"""The libraries of the network: registration, tokens, heartbeats and health checks."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+
+from federation.coordinator import auth
+from federation.coordinator.model import Node, now
+from federation.coordinator.nodes import NodeGateway
+from federation.coordinator.store import CoordinatorStore
+from federation.errors import InvalidArgument, PermissionDenied, Unauthenticated
+
+log = logging.getLogger(__name__)
+
+_SYMBOL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
+
+
+class NodeRegistry:
+    """Registers nodes and recognises them by their token."""
+
+    def __init__(self, store: CoordinatorStore, secret: str, catalog=None) -> None:
+        self.store = store
+        self._secret = secret
+        self._catalog = catalog
+        self._known: dict[str, str] = {}
+
+    async def add_node(
+        self, symbol: str, name: str, grpc_address: str, oai_url: str, priority: int = 0
+    ) -> str:
+        """Register a node and return its join token (shown once, stored only as a hash).
+
+        The node also becomes a harvest source of the union catalog, named by its symbol.
+        """
+        if not _SYMBOL.match(symbol):
+            raise InvalidArgument(f"{symbol!r} is not a library symbol (letters, digits, - and _)")
+        if ":" not in grpc_address:
+            raise InvalidArgument(f"{grpc_address!r} is not HOST:PORT")
+        if not oai_url.startswith(("http://", "https://")):
+            raise InvalidArgument(f"{oai_url!r} is not an http(s) OAI-PMH base URL")
+        node_secret = auth.new_secret()
+        node = Node(symbol=symbol, name=name, grpc_address=grpc_address, oai_url=oai_url,
+                    priority=priority)
+        await self.store.add_node(node, auth.hash_token(node_secret), now())
+        if self._catalog is not None:
+            await self.register_source(node)
+        log.info("registered node %s (%s) at %s", symbol, name, grpc_address)
+        return auth.join_token(node_secret, auth.coordinator_credential(self._secret, symbol))
+
+    async def register_source(self, node: Node) -> None:
+        """Make the node's OAI-PMH provider a harvest source of the union catalog."""
+        from federation.catalog.model import SourceState
+
+        known = {source.name for source in await self._catalog.sources()}
+        if node.symbol not in known:
+            await self._catalog.save_source(
+                SourceState(name=node.symbol, library=node.symbol, base_url=node.oai_url,
+                            metadata_prefix="marc21")
+            )
+
+    async def authenticate(self, token: str | None) -> str:
+        """The symbol of the node presenting ``token``; Unauthenticated otherwise."""
+        if not token:
+            raise Unauthenticated("no token: send 'authorization: Bearer <node token>'")
+        digest = auth.hash_token(token)
+        symbol = self._known.get(digest)
+        if symbol is None:
+            symbol = await self.store.node_for_token_hash(digest)
+            if symbol is None:
+                raise Unauthenticated("unknown token")
+            self._known[digest] = symbol
+        return symbol
+
+    async def heartbeat(
+        self, caller: str, symbol: str, grpc_address: str, oai_url: str, record_count: int
+    ) -> None:
+        if symbol and symbol != caller:
+            raise PermissionDenied(f"{caller} may not send heartbeats for {symbol}")
+        await self.store.record_heartbeat(caller, grpc_address=grpc_address, oai_url=oai_url,
+                                          record_count=record_count, at=now())
+
+    async def check_health(self, gateway: NodeGateway) -> list[Node]:
+        """Ask every node's gRPC health service at once and record what each said."""
+        nodes = await self.store.nodes()
+
+        async def check(node: Node) -> None:
+            up, latency, error = await gateway.health(node)
+            if up != node.up:
+                log.info("node %s is now %s %s", node.symbol, "up" if up else "down", error)
+            await self.store.record_health(node.symbol, up=up, latency_ms=latency, error=error,
+                                           at=now())
+
+        await asyncio.gather(*(check(node) for node in nodes))
+        return await self.store.nodes()

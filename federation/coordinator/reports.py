@@ -1,0 +1,117 @@
+"""What lenders and requesters report, applied to a request.
+
+A lender reports for one attempt (its rota position); a report about an older
+attempt is a late message and is ignored, as ISO 18626 implementations do.
+Every accepted change is written with its audit event and, when the lender's own
+system must follow (reserve, ship, check in, release), an outbox row that tells
+it through UpdateLoanStatus.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from federation.coordinator import lifecycle
+from federation.coordinator.model import Action, LoanRequest, Outcome, Status, now
+from federation.coordinator.service import _event
+from federation.errors import InvalidArgument, PermissionDenied
+
+if TYPE_CHECKING:
+    from federation.coordinator.service import LoanService
+
+log = logging.getLogger(__name__)
+
+_SUPPLIED = (Status.LOANED, Status.COPY_COMPLETED)
+
+
+async def report_supplier(
+    service: LoanService, caller: str, request_id: str, *, attempt: int, status: Status,
+    reason: str = "", due_time: float | None = None, note: str = "",
+) -> LoanRequest:
+    """The current lender says what it did; Unfilled moves the request to the next lender."""
+    moved_on = False
+    async with service.locks(request_id):
+        request = await service.store.request(request_id, full=False)
+        if not request.is_party(caller) or caller == request.requester and caller != request.lender:
+            raise PermissionDenied(f"{caller} is not a lender of request {request_id}")
+        attempt = attempt or request.attempt
+        if caller != request.lender or attempt != request.attempt:
+            log.info("ignoring %s's late %s for request %s attempt %d", caller, status,
+                     request_id, attempt)
+            return await service.store.request(request_id)
+        after = lifecycle.supplier_transition(request, status)
+        entry = request.current_entry()
+        before = request.status
+        at = now()
+        request.updated = at
+        delivery_note = note
+        if after is Status.UNFILLED:
+            entry.outcome, entry.reason = Outcome.UNFILLED, reason or note
+            await service._next_lender(request, entry, caller, f"Unfilled: {entry.reason}")
+            moved_on = True
+        else:
+            request.status = after
+            lending = None
+            if after is Status.WILL_SUPPLY:
+                entry.outcome = Outcome.WILL_SUPPLY
+                request.deadline_at = at + service.timing.answer_deadline
+            elif after in _SUPPLIED:
+                entry.outcome = Outcome.SUPPLIED
+                request.deadline_at = None
+                lending = (request.lender, request.requester)
+                if after is Status.LOANED:
+                    request.due_time = due_time or at + service.timing.loan_period
+                else:
+                    request.supplied_time = at
+            else:
+                request.deadline_at = None
+            deliveries = [(request.attempt, request.lender, str(after), None, request.due_time,
+                           delivery_note)]
+            await service.store.save(
+                request, entries=[entry], deliveries=deliveries, lending=lending,
+                events=[_event(caller, before, after, note=reason or note)],
+            )
+            service.outbox_ready.set()
+    if moved_on:
+        await service.advance(request_id)
+    return await service.store.request(request_id)
+
+
+async def report_requester(
+    service: LoanService, caller: str, request_id: str, action: Action, note: str = ""
+) -> LoanRequest:
+    """The requesting library received, returned or cancelled."""
+    if action is Action.RENEW:
+        raise InvalidArgument("renewals are not supported yet; ask the lender directly")
+    async with service.locks(request_id):
+        request = await service.store.request(request_id, full=False)
+        if caller != request.requester:
+            raise PermissionDenied(f"only the requester {request.requester} may do {action}")
+        after = lifecycle.requester_transition(request, action)
+        before = request.status
+        at = now()
+        request.updated = at
+        entries = []
+        deliveries = []
+        if action is Action.CANCEL:
+            request.status, request.deadline_at = after, None
+            entry = request.current_entry()
+            if entry is not None and entry.outcome in (Outcome.OFFERED, Outcome.WILL_SUPPLY):
+                entry.outcome, entry.reason = Outcome.CANCELLED, "cancelled by requester"
+                entries.append(entry)
+                deliveries.append((request.attempt, request.lender, str(Status.CANCELLED),
+                                   str(action), None, note))
+        else:
+            request.last_action = action
+            if action is Action.RECEIVED:
+                request.supplied_time = at
+            deliveries.append((request.attempt, request.lender, str(request.status), str(action),
+                               request.due_time, note))
+        await service.store.save(
+            request, entries=entries, deliveries=deliveries,
+            events=[_event(caller, before, after, action=action, note=note)],
+        )
+        if deliveries:
+            service.outbox_ready.set()
+    return await service.store.request(request_id)

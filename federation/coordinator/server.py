@@ -1,0 +1,153 @@
+"""One running coordinator: the gRPC server and the clocks behind it.
+
+:class:`CoordinatorServer` is what ``libfed coordinator serve`` runs and what the
+tests start in-process: it opens the state store and the union catalog, serves
+the Coordinator service (plus gRPC health), and runs four loops — answer
+deadlines and due dates, the outbox of calls owed to lenders, node health
+checks, and harvests of every registered node's OAI-PMH provider.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from libfed.v1 import coordinator_service_pb2_grpc
+
+from federation.coordinator import duties
+from federation.coordinator.config import CoordinatorConfig
+from federation.coordinator.nodes import NodeGateway
+from federation.coordinator.registry import NodeRegistry
+from federation.coordinator.service import LoanService, Timing
+from federation.coordinator.servicer import CoordinatorServicer
+from federation.coordinator.store import CoordinatorStore
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME = "libfed.v1.Coordinator"
+
+
+async def open_catalog(config: CoordinatorConfig):
+    """The union catalog named by the config."""
+    from federation.catalog import UnionCatalog
+
+    return await UnionCatalog.open(config.catalog_path)
+
+
+class CoordinatorServer:
+    """A coordinator process's parts, started and stopped together."""
+
+    def __init__(self, config: CoordinatorConfig, *, catalog=None, harvest: bool = True) -> None:
+        self.config = config
+        self.catalog = catalog
+        self._own_catalog = catalog is None
+        self._harvest = harvest
+        self.store: CoordinatorStore | None = None
+        self.gateway: NodeGateway | None = None
+        self.registry: NodeRegistry | None = None
+        self.loans: LoanService | None = None
+        self.server: grpc.aio.Server | None = None
+        self.port = 0
+        self._loops: list[asyncio.Task] = []
+
+    async def start(self) -> CoordinatorServer:
+        config = self.config
+        self.store = await CoordinatorStore.open(config.state_path)
+        if self.catalog is None:
+            self.catalog = await open_catalog(config)
+        self.gateway = NodeGateway(config.secret, call_timeout=config.call_timeout,
+                                   attempts=config.call_attempts, backoff=config.retry_backoff)
+        self.registry = NodeRegistry(self.store, config.secret, self.catalog)
+        timing = Timing(answer_deadline=config.answer_deadline,
+                        availability_timeout=config.availability_timeout)
+        self.loans = LoanService(self.store, self.catalog, self.gateway, timing)
+        self.server = grpc.aio.server()
+        coordinator_service_pb2_grpc.add_CoordinatorServicer_to_server(
+            CoordinatorServicer(self.registry, self.loans, self.catalog), self.server
+        )
+        health_servicer = health.aio.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, self.server)
+        self.port = self.server.add_insecure_port(config.listen)
+        await self.server.start()
+        for name in ("", SERVICE_NAME):
+            await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+        resumed = await self.loans.resume()
+        log.info("coordinator listening on %s (%d requests resumed)", config.listen, resumed)
+        self._loops = [
+            self._every(config.tick_interval, self._tick, "deadlines"),
+            self._outbox_loop(),
+            self._every(config.health_interval, self._health, "health checks"),
+        ]
+        if self._harvest:
+            self._loops.append(self._every(config.harvest_interval, self.harvest_all, "harvest"))
+        self._loops = [asyncio.create_task(loop) for loop in self._loops]
+        return self
+
+    async def _every(self, seconds: float, job: Callable[[], Awaitable], name: str) -> None:
+        while True:
+            try:
+                await job()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("%s failed; trying again in %.0fs", name, seconds)
+            await asyncio.sleep(seconds)
+
+    async def _tick(self) -> None:
+        await duties.expire_deadlines(self.loans)
+        await duties.mark_overdue(self.loans)
+        # A request left in RequestReceived with nobody working on it (e.g. a failed
+        # advance) is picked up again here.
+        await self.loans.resume()
+
+    async def _outbox_loop(self) -> None:
+        ready = self.loans.outbox_ready
+        while True:
+            try:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(ready.wait(), self.config.tick_interval)
+                ready.clear()
+                await duties.send_outbox(self.loans)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("sending the outbox failed")
+                await asyncio.sleep(self.config.tick_interval)
+
+    async def _health(self) -> None:
+        await self.registry.check_health(self.gateway)
+
+    async def harvest_all(self) -> list:
+        """Harvest every registered node's OAI-PMH provider into the union catalog, once."""
+        from harvester.harvester import Harvester
+        from harvester.sources import Source
+
+        harvester = Harvester(self.catalog)
+        summaries = []
+        for node in await self.store.nodes():
+            source = Source(name=node.symbol, url=node.oai_url, library=node.symbol)
+            summaries.append(await harvester.harvest(source))
+        return summaries
+
+    async def stop(self, grace: float = 1.0) -> None:
+        for task in self._loops:
+            task.cancel()
+        await asyncio.gather(*self._loops, return_exceptions=True)
+        self._loops = []
+        if self.server is not None:
+            await self.server.stop(grace)
+        if self.loans is not None:
+            await self.loans.drain()
+        if self.gateway is not None:
+            await self.gateway.close()
+        if self.store is not None:
+            await self.store.close()
+        if self._own_catalog and self.catalog is not None:
+            await self.catalog.close()
+
+    async def wait(self) -> None:
+        await self.server.wait_for_termination()

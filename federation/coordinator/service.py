@@ -1,0 +1,280 @@
+"""The loan service: requests from submission to completion, one transition at a time.
+
+Every change of a request happens under that request's lock and is written in
+one transaction together with its audit event and the calls it owes lenders
+(the outbox), so a crash leaves either the old state or the new one, never half.
+Work the coordinator owes itself (routing a new request, offering it to the next
+lender) is visible in the database as status ``RequestReceived``;
+:meth:`LoanService.resume` picks it up after a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+
+from federation.coordinator.model import (
+    COORDINATOR,
+    LoanRequest,
+    Node,
+    Outcome,
+    ServiceType,
+    Status,
+    StatusEvent,
+    now,
+)
+from federation.coordinator.nodes import NodeGateway
+from federation.coordinator.routing import build_rota
+from federation.coordinator.store import CoordinatorStore
+from federation.errors import InvalidArgument, NotFound, PermissionDenied, Unavailable
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Submission:
+    """What a requesting node asks for on behalf of a reader."""
+
+    requester: str
+    idempotency_key: str
+    patron_ref: str
+    cluster_id: str = ""
+    isbn: str = ""
+    service_type: ServiceType = ServiceType.LOAN
+    pickup_location: str = ""
+    needed_before: float | None = None
+    note: str = ""
+
+
+@dataclass(slots=True)
+class Timing:
+    """How patient the service is (seconds)."""
+
+    answer_deadline: float = 3 * 24 * 3600.0
+    availability_timeout: float = 2.0
+    loan_period: float = 28 * 24 * 3600.0
+
+
+class KeyedLocks:
+    """One asyncio lock per request id, forgotten when nobody holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._users: dict[str, int] = defaultdict(int)
+
+    def __call__(self, key: str) -> _Held:
+        return _Held(self, key)
+
+
+class _Held:
+    def __init__(self, owner: KeyedLocks, key: str) -> None:
+        self._owner, self._key = owner, key
+
+    async def __aenter__(self) -> None:
+        owner = self._owner
+        owner._users[self._key] += 1
+        lock = owner._locks.setdefault(self._key, asyncio.Lock())
+        await lock.acquire()
+
+    async def __aexit__(self, *exc) -> None:
+        owner = self._owner
+        owner._locks[self._key].release()
+        owner._users[self._key] -= 1
+        if owner._users[self._key] == 0:
+            del owner._users[self._key]
+            del owner._locks[self._key]
+
+
+def _event(actor: str, before: Status, after: Status, *, action=None, note="") -> StatusEvent:
+    return StatusEvent(time=now(), actor=actor, from_status=before, to_status=after,
+                       action=action, note=note)
+
+
+class LoanService:
+    """Submits, routes and follows interlibrary loan requests."""
+
+    def __init__(
+        self, store: CoordinatorStore, catalog, gateway: NodeGateway, timing: Timing | None = None
+    ) -> None:
+        self.store = store
+        self.catalog = catalog
+        self.gateway = gateway
+        self.timing = timing or Timing()
+        self.locks = KeyedLocks()
+        #: Woken whenever a transition leaves calls in the outbox.
+        self.outbox_ready = asyncio.Event()
+        #: One sender at a time, so no status change reaches a lender twice or out of order.
+        self.outbox_lock = asyncio.Lock()
+        self._working: set[str] = set()
+        self._tasks: set[asyncio.Task] = set()
+
+    # -- submission --------------------------------------------------------------
+
+    async def submit(self, caller: str, submission: Submission) -> LoanRequest:
+        """Create (or find again, by idempotency key) a request and route it."""
+        if submission.requester != caller:
+            raise PermissionDenied(f"{caller} may not submit requests for {submission.requester}")
+        if not submission.idempotency_key:
+            raise InvalidArgument("an idempotency key is required")
+        if not submission.patron_ref:
+            raise InvalidArgument("a patron reference is required")
+        existing = await self.store.request_by_key(caller, submission.idempotency_key)
+        if existing is not None:
+            return await self.store.request(existing.request_id)
+        cluster_id, title = await self._resolve(submission)
+        request = LoanRequest(
+            request_id=f"ill-{uuid.uuid4().hex[:16]}", requester=caller,
+            patron_ref=submission.patron_ref, service_type=submission.service_type,
+            idempotency_key=submission.idempotency_key, cluster_id=cluster_id,
+            isbn=submission.isbn, title=title, pickup_location=submission.pickup_location,
+            needed_before=submission.needed_before, note=submission.note,
+        )
+        event = StatusEvent(time=request.created, actor=caller, from_status=None,
+                            to_status=Status.REQUEST_RECEIVED, note="submitted")
+        stored = await self.store.insert_request(request, event)
+        if stored.request_id == request.request_id:
+            log.info("request %s from %s for cluster %s", request.request_id, caller, cluster_id)
+            await self.advance(request.request_id)
+        return await self.store.request(stored.request_id)
+
+    async def _resolve(self, submission: Submission) -> tuple[str, str]:
+        """The cluster and title of what was asked for; NotFound when nobody holds it."""
+        cluster_id = submission.cluster_id
+        if not cluster_id:
+            if not submission.isbn:
+                raise InvalidArgument("a request needs a cluster id or an ISBN")
+            clusters = await self.catalog.clusters_for_isbn(submission.isbn)
+            if not clusters:
+                raise NotFound(f"no library of the union catalog holds ISBN {submission.isbn}")
+            cluster_id = clusters[0]
+        cluster = await self.catalog.get_cluster(cluster_id)
+        if cluster is None:
+            raise NotFound(f"no cluster {cluster_id} in the union catalog")
+        return cluster_id, getattr(cluster, "title", "") or ""
+
+    # -- driving a request forward -----------------------------------------------
+
+    def spawn_advance(self, request_id: str) -> None:
+        """Advance a request in the background (deadlines, Unfilled answers, recovery)."""
+        if request_id in self._working:
+            return
+        task = asyncio.create_task(self.advance(request_id))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def advance(self, request_id: str) -> None:
+        """Route and offer until the request waits on someone else (or the rota ends)."""
+        self._working.add(request_id)
+        try:
+            async with self.locks(request_id):
+                request = await self.store.request(request_id, full=False)
+                while request.status is Status.REQUEST_RECEIVED:
+                    if not request.routed:
+                        await self._route(request)
+                    await self._offer_next(request)
+        except Exception:
+            log.exception("advancing request %s failed; it will be retried", request_id)
+        finally:
+            self._working.discard(request_id)
+
+    async def _route(self, request: LoanRequest) -> None:
+        holdings = await self.catalog.holdings(request.cluster_id)
+        nodes = {node.symbol: node for node in await self.store.nodes()}
+        request.rota = await build_rota(
+            holdings, request.requester, nodes, self.gateway, self.timing.availability_timeout
+        )
+        request.routed = True
+        request.updated = now()
+        usable = sum(1 for e in request.rota if e.outcome is Outcome.PENDING)
+        note = f"rota of {len(request.rota)} ({usable} answered availability)"
+        await self.store.save(
+            request, entries=request.rota,
+            events=[_event(COORDINATOR, request.status, request.status, note=note)],
+        )
+
+    async def _offer_next(self, request: LoanRequest) -> None:
+        """Offer to the current lender (again, after a restart) or to the next one."""
+        entry = request.current_entry()
+        if entry is None or entry.outcome is not Outcome.OFFERED:
+            entry = next(
+                (e for e in request.rota
+                 if e.position > request.attempt and e.outcome is Outcome.PENDING),
+                None,
+            )
+            if entry is None:
+                await self._end_of_rota(request)
+                return
+            entry.outcome = Outcome.OFFERED
+            request.attempt, request.lender = entry.position, entry.lender
+            request.deadline_at = now() + self.timing.answer_deadline
+            request.updated = now()
+            await self.store.save(request, entries=[entry])
+        node = await self.store.node(entry.lender)
+        try:
+            answer = await self.gateway.offer(node, request, entry)
+        except Unavailable as error:
+            entry.outcome, entry.reason = Outcome.UNREACHABLE, str(error)
+            await self._next_lender(request, entry, COORDINATOR, f"{entry.lender} unreachable")
+            return
+        if answer.status is Status.UNFILLED:
+            entry.outcome, entry.reason = Outcome.UNFILLED, answer.reason
+            await self._next_lender(request, entry, entry.lender, f"Unfilled: {answer.reason}")
+            return
+        before, request.status = request.status, answer.status
+        if answer.status is Status.WILL_SUPPLY:
+            entry.outcome = Outcome.WILL_SUPPLY
+        request.deadline_at = now() + self.timing.answer_deadline
+        request.updated = now()
+        await self.store.save(request, entries=[entry],
+                              events=[_event(entry.lender, before, request.status)])
+
+    async def _next_lender(
+        self, request: LoanRequest, entry, actor: str, note: str, deliveries=()
+    ) -> None:
+        """Back to RequestReceived: the loop (or a spawned advance) offers the next lender."""
+        before = request.status
+        request.status = Status.REQUEST_RECEIVED
+        request.deadline_at = None
+        request.updated = now()
+        await self.store.save(
+            request, entries=[entry], deliveries=list(deliveries),
+            events=[_event(actor, before, request.status, note=f"{note}; next lender")],
+        )
+        if deliveries:
+            self.outbox_ready.set()
+
+    async def _end_of_rota(self, request: LoanRequest) -> None:
+        before = request.status
+        request.status, request.lender, request.deadline_at = Status.UNFILLED, "", None
+        request.updated = now()
+        note = "end of rota" if request.rota else "no other library holds this work"
+        await self.store.save(request, events=[_event(COORDINATOR, before, Status.UNFILLED,
+                                                      note=note)])
+        log.info("request %s unfilled: %s", request.request_id, note)
+
+    async def resume(self) -> int:
+        """After a restart: pick up every request the coordinator itself owes work."""
+        pending = await self.store.requests_needing_work()
+        for request_id in pending:
+            self.spawn_advance(request_id)
+        return len(pending)
+
+    async def drain(self) -> None:
+        """Wait for background advances (tests, shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    # -- reading -----------------------------------------------------------------
+
+    async def get(self, caller: str | None, request_id: str) -> LoanRequest:
+        """One request; a node sees only requests it is party to (None: central staff)."""
+        request = await self.store.request(request_id)
+        if caller is not None and not request.is_party(caller):
+            raise PermissionDenied(f"{caller} is not a party to request {request_id}")
+        return request
+
+    async def lender_node(self, symbol: str) -> Node:
+        return await self.store.node(symbol)

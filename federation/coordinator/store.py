@@ -1,0 +1,445 @@
+"""The coordinator's state: nodes, requests, rotas, audit trail, outbox — one SQLite file.
+
+SQL lives only here. One connection writes (WAL mode; an asyncio lock keeps each
+multi-row change in its own transaction), a second one reads, so readers see
+only committed state. The schema is versioned with ``PRAGMA user_version``.
+
+Deadlines are columns (``requests.deadline_at``, ``requests.due_time``) and
+calls owed to nodes are rows of ``deliveries`` (an outbox), so both survive a
+restart: a restarted coordinator finds every pending duty in this file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Iterable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import aiosqlite
+
+from federation.coordinator.model import (
+    FINAL_STATUSES,
+    Action,
+    LoanRequest,
+    Node,
+    Outcome,
+    RotaEntry,
+    ServiceType,
+    Status,
+    StatusEvent,
+)
+from federation.errors import AlreadyExists, NotFound
+
+_FINAL_SQL = ", ".join(f"'{s}'" for s in sorted(FINAL_STATUSES))
+
+MIGRATIONS: list[str] = [
+    # version 1
+    f"""
+    CREATE TABLE nodes (
+        symbol TEXT PRIMARY KEY, name TEXT NOT NULL, grpc_address TEXT NOT NULL,
+        oai_url TEXT NOT NULL, token_hash TEXT NOT NULL UNIQUE, priority INTEGER NOT NULL DEFAULT 0,
+        up INTEGER NOT NULL DEFAULT 0, latency_ms REAL, last_seen REAL, last_error TEXT NOT NULL DEFAULT '',
+        record_count INTEGER NOT NULL DEFAULT 0, lent INTEGER NOT NULL DEFAULT 0,
+        borrowed INTEGER NOT NULL DEFAULT 0, created REAL NOT NULL
+    );
+    CREATE TABLE requests (
+        request_id TEXT PRIMARY KEY, requester TEXT NOT NULL, idempotency_key TEXT NOT NULL,
+        patron_ref TEXT NOT NULL, service_type TEXT NOT NULL, status TEXT NOT NULL,
+        cluster_id TEXT NOT NULL DEFAULT '', isbn TEXT NOT NULL DEFAULT '', title TEXT NOT NULL DEFAULT '',
+        pickup_location TEXT NOT NULL DEFAULT '', needed_before REAL, note TEXT NOT NULL DEFAULT '',
+        lender TEXT NOT NULL DEFAULT '', attempt INTEGER NOT NULL DEFAULT 0,
+        routed INTEGER NOT NULL DEFAULT 0, last_action TEXT, due_time REAL, deadline_at REAL,
+        created REAL NOT NULL, updated REAL NOT NULL, supplied_time REAL,
+        UNIQUE (requester, idempotency_key)
+    );
+    -- One open request per reader and work: the database itself refuses a duplicate.
+    CREATE UNIQUE INDEX requests_open_per_reader ON requests (requester, patron_ref, cluster_id)
+        WHERE status NOT IN ({_FINAL_SQL});
+    CREATE INDEX requests_status ON requests (status, deadline_at);
+    CREATE INDEX requests_lender ON requests (lender);
+    CREATE TABLE rota (
+        request_id TEXT NOT NULL REFERENCES requests(request_id), position INTEGER NOT NULL,
+        lender TEXT NOT NULL, record_id TEXT NOT NULL, available_count INTEGER NOT NULL,
+        open_loans INTEGER NOT NULL, score REAL NOT NULL, outcome TEXT NOT NULL,
+        reason TEXT NOT NULL DEFAULT '', PRIMARY KEY (request_id, position)
+    );
+    CREATE INDEX rota_lender ON rota (lender);
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY, request_id TEXT NOT NULL, time REAL NOT NULL, actor TEXT NOT NULL,
+        from_status TEXT, to_status TEXT NOT NULL, action TEXT, note TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX events_request ON events (request_id, id);
+    CREATE TABLE deliveries (
+        id INTEGER PRIMARY KEY, request_id TEXT NOT NULL, attempt INTEGER NOT NULL,
+        lender TEXT NOT NULL, status TEXT NOT NULL, action TEXT, due_time REAL,
+        note TEXT NOT NULL DEFAULT '', tries INTEGER NOT NULL DEFAULT 0, next_try REAL NOT NULL,
+        last_error TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX deliveries_next ON deliveries (next_try);
+    """,
+]
+
+_REQUEST_COLUMNS = (
+    "request_id, requester, idempotency_key, patron_ref, service_type, status, cluster_id, isbn,"
+    " title, pickup_location, needed_before, note, lender, attempt, routed, last_action, due_time,"
+    " deadline_at, created, updated, supplied_time"
+)
+
+
+class Delivery:
+    """A status change owed to a lender (UpdateLoanStatus), kept until it arrives."""
+
+    __slots__ = ("id", "request_id", "attempt", "lender", "status", "action", "due_time", "note",
+                 "tries")
+
+    def __init__(self, row: sqlite3.Row) -> None:
+        for name in self.__slots__:
+            setattr(self, name, row[name])
+
+
+def _node(row: sqlite3.Row) -> Node:
+    return Node(
+        symbol=row["symbol"], name=row["name"], grpc_address=row["grpc_address"],
+        oai_url=row["oai_url"], priority=row["priority"], up=bool(row["up"]),
+        latency_ms=row["latency_ms"], last_seen=row["last_seen"], last_error=row["last_error"],
+        record_count=row["record_count"], lent=row["lent"], borrowed=row["borrowed"],
+    )
+
+
+def _request(row: sqlite3.Row) -> LoanRequest:
+    return LoanRequest(
+        request_id=row["request_id"], requester=row["requester"], patron_ref=row["patron_ref"],
+        service_type=ServiceType(row["service_type"]), status=Status(row["status"]),
+        idempotency_key=row["idempotency_key"], cluster_id=row["cluster_id"], isbn=row["isbn"],
+        title=row["title"], pickup_location=row["pickup_location"],
+        needed_before=row["needed_before"], note=row["note"], lender=row["lender"],
+        attempt=row["attempt"], routed=bool(row["routed"]),
+        last_action=Action(row["last_action"]) if row["last_action"] else None,
+        due_time=row["due_time"], deadline_at=row["deadline_at"], created=row["created"],
+        updated=row["updated"], supplied_time=row["supplied_time"],
+    )
+
+
+def _request_values(r: LoanRequest) -> tuple:
+    return (
+        r.request_id, r.requester, r.idempotency_key, r.patron_ref, str(r.service_type),
+        str(r.status), r.cluster_id, r.isbn, r.title, r.pickup_location, r.needed_before, r.note,
+        r.lender, r.attempt, int(r.routed), r.last_action and str(r.last_action), r.due_time,
+        r.deadline_at, r.created, r.updated, r.supplied_time,
+    )
+
+
+class CoordinatorStore:
+    """Async access to the coordinator's SQLite file."""
+
+    def __init__(self, writer: aiosqlite.Connection, reader: aiosqlite.Connection) -> None:
+        self._db = writer
+        self._read = reader
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, path: str | Path) -> CoordinatorStore:
+        """Open (creating and migrating when needed) the state database at ``path``."""
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        writer = await aiosqlite.connect(str(path), isolation_level=None)
+        writer.row_factory = sqlite3.Row
+        await writer.execute("PRAGMA journal_mode=WAL")
+        await writer.execute("PRAGMA synchronous=NORMAL")
+        await writer.execute("PRAGMA busy_timeout=5000")
+        store = cls(writer, writer)
+        await store._migrate()
+        reader = await aiosqlite.connect(str(path), isolation_level=None)
+        reader.row_factory = sqlite3.Row
+        await reader.execute("PRAGMA busy_timeout=5000")
+        store._read = reader
+        return store
+
+    async def close(self) -> None:
+        await self._read.close()
+        await self._db.close()
+
+    async def _migrate(self) -> None:
+        async with self._db.execute("PRAGMA user_version") as cursor:
+            (version,) = await cursor.fetchone()
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            await self._db.executescript(
+                f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;"
+            )
+
+    @asynccontextmanager
+    async def _transaction(self):
+        async with self._lock:
+            await self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                await self._db.execute("ROLLBACK")
+                raise
+            await self._db.execute("COMMIT")
+
+    async def _one(self, sql: str, params: Iterable = ()) -> sqlite3.Row | None:
+        async with self._read.execute(sql, tuple(params)) as cursor:
+            return await cursor.fetchone()
+
+    async def _all(self, sql: str, params: Iterable = ()) -> list[sqlite3.Row]:
+        async with self._read.execute(sql, tuple(params)) as cursor:
+            return list(await cursor.fetchall())
+
+    # -- nodes -------------------------------------------------------------------
+
+    async def add_node(self, node: Node, token_hash: str, at: float) -> None:
+        """Register a node; AlreadyExists when its symbol is taken."""
+        try:
+            async with self._transaction() as db:
+                await db.execute(
+                    "INSERT INTO nodes (symbol, name, grpc_address, oai_url, token_hash, priority,"
+                    " created) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (node.symbol, node.name, node.grpc_address, node.oai_url, token_hash,
+                     node.priority, at),
+                )
+        except sqlite3.IntegrityError as error:
+            raise AlreadyExists(f"node {node.symbol} is already registered") from error
+
+    async def set_token_hash(self, symbol: str, token_hash: str) -> None:
+        async with self._transaction() as db:
+            cursor = await db.execute(
+                "UPDATE nodes SET token_hash = ? WHERE symbol = ?", (token_hash, symbol)
+            )
+            if cursor.rowcount == 0:
+                raise NotFound(f"no node {symbol}")
+
+    async def node(self, symbol: str) -> Node:
+        row = await self._one("SELECT * FROM nodes WHERE symbol = ?", (symbol,))
+        if row is None:
+            raise NotFound(f"no node {symbol} is registered")
+        return _node(row)
+
+    async def node_for_token_hash(self, token_hash: str) -> str | None:
+        row = await self._one("SELECT symbol FROM nodes WHERE token_hash = ?", (token_hash,))
+        return row["symbol"] if row else None
+
+    async def nodes(self) -> list[Node]:
+        return [_node(row) for row in await self._all("SELECT * FROM nodes ORDER BY symbol")]
+
+    async def record_health(
+        self, symbol: str, *, up: bool, latency_ms: float | None, error: str, at: float
+    ) -> None:
+        async with self._transaction() as db:
+            await db.execute(
+                "UPDATE nodes SET up = ?, latency_ms = ?, last_error = ?,"
+                " last_seen = CASE WHEN ? THEN ? ELSE last_seen END WHERE symbol = ?",
+                (int(up), latency_ms, error, int(up), at, symbol),
+            )
+
+    async def record_heartbeat(
+        self, symbol: str, *, grpc_address: str, oai_url: str, record_count: int, at: float
+    ) -> None:
+        async with self._transaction() as db:
+            await db.execute(
+                "UPDATE nodes SET grpc_address = COALESCE(NULLIF(?, ''), grpc_address),"
+                " oai_url = COALESCE(NULLIF(?, ''), oai_url), record_count = ?, last_seen = ?"
+                " WHERE symbol = ?",
+                (grpc_address, oai_url, record_count, at, symbol),
+            )
+
+    # -- requests ----------------------------------------------------------------
+
+    async def insert_request(self, request: LoanRequest, event: StatusEvent) -> LoanRequest:
+        """Store a new request, or return the one submitted with the same key before.
+
+        A reader's second open request for the same work is AlreadyExists.
+        """
+        try:
+            async with self._transaction() as db:
+                await db.execute(
+                    f"INSERT INTO requests ({_REQUEST_COLUMNS}) VALUES ({', '.join('?' * 21)})",
+                    _request_values(request),
+                )
+                await self._insert_events(db, request.request_id, [event])
+        except sqlite3.IntegrityError as error:
+            existing = await self.request_by_key(request.requester, request.idempotency_key)
+            if existing is not None:
+                return existing
+            raise AlreadyExists(
+                f"this reader already has an open request for cluster {request.cluster_id}"
+            ) from error
+        return await self.request(request.request_id)
+
+    async def request_by_key(self, requester: str, key: str) -> LoanRequest | None:
+        row = await self._one(
+            "SELECT request_id FROM requests WHERE requester = ? AND idempotency_key = ?",
+            (requester, key),
+        )
+        return await self.request(row["request_id"]) if row else None
+
+    async def request(self, request_id: str, *, full: bool = True) -> LoanRequest:
+        row = await self._one(
+            f"SELECT {_REQUEST_COLUMNS} FROM requests WHERE request_id = ?", (request_id,)
+        )
+        if row is None:
+            raise NotFound(f"no request {request_id}")
+        request = _request(row)
+        request.rota = [
+            RotaEntry(
+                position=r["position"], lender=r["lender"], record_id=r["record_id"],
+                available_count=r["available_count"], open_loans=r["open_loans"],
+                score=r["score"], outcome=Outcome(r["outcome"]), reason=r["reason"],
+            )
+            for r in await self._all(
+                "SELECT * FROM rota WHERE request_id = ? ORDER BY position", (request_id,)
+            )
+        ]
+        if full:
+            request.history = [
+                StatusEvent(
+                    time=r["time"], actor=r["actor"],
+                    from_status=Status(r["from_status"]) if r["from_status"] else None,
+                    to_status=Status(r["to_status"]),
+                    action=Action(r["action"]) if r["action"] else None, note=r["note"],
+                )
+                for r in await self._all(
+                    "SELECT * FROM events WHERE request_id = ? ORDER BY id", (request_id,)
+                )
+            ]
+        return request
+
+    async def save(
+        self,
+        request: LoanRequest,
+        *,
+        events: list[StatusEvent] = (),
+        entries: list[RotaEntry] = (),
+        deliveries: list[tuple] = (),
+        lending: tuple[str, str] | None = None,
+    ) -> None:
+        """Write one transition: the request row, changed rota entries, events, outbox rows.
+
+        ``deliveries`` are ``(attempt, lender, status, action, due_time, note)``;
+        ``lending`` is ``(lender, requester)`` when an item was just supplied.
+        """
+        async with self._transaction() as db:
+            await db.execute(
+                f"REPLACE INTO requests ({_REQUEST_COLUMNS}) VALUES ({', '.join('?' * 21)})",
+                _request_values(request),
+            )
+            if entries:
+                await db.executemany(
+                    "REPLACE INTO rota (request_id, position, lender, record_id, available_count,"
+                    " open_loans, score, outcome, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        (request.request_id, e.position, e.lender, e.record_id, e.available_count,
+                         e.open_loans, e.score, str(e.outcome), e.reason)
+                        for e in entries
+                    ],
+                )
+            await self._insert_events(db, request.request_id, events)
+            if deliveries:
+                await db.executemany(
+                    "INSERT INTO deliveries (request_id, attempt, lender, status, action,"
+                    " due_time, note, next_try) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [(request.request_id, *d, request.updated) for d in deliveries],
+                )
+            if lending:
+                await db.execute("UPDATE nodes SET lent = lent + 1 WHERE symbol = ?", (lending[0],))
+                await db.execute(
+                    "UPDATE nodes SET borrowed = borrowed + 1 WHERE symbol = ?", (lending[1],)
+                )
+
+    @staticmethod
+    async def _insert_events(db, request_id: str, events: Iterable[StatusEvent]) -> None:
+        await db.executemany(
+            "INSERT INTO events (request_id, time, actor, from_status, to_status, action, note)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                (request_id, e.time, e.actor, e.from_status and str(e.from_status),
+                 str(e.to_status), e.action and str(e.action), e.note)
+                for e in events
+            ],
+        )
+
+    async def list_requests(
+        self, symbol: str | None, role: str = "", statuses: Iterable[str] = (),
+        limit: int = 100, offset: int = 0,
+    ) -> list[LoanRequest]:
+        """Requests a node is party to (requester, or any lender of the rota); all for None."""
+        where, params = [], []
+        if symbol is not None:
+            as_requester = "requester = ?"
+            as_lender = "request_id IN (SELECT request_id FROM rota WHERE lender = ?)"
+            clause = {"requester": as_requester, "lender": as_lender}.get(
+                role, f"({as_requester} OR {as_lender})"
+            )
+            where.append(clause)
+            params += [symbol] * clause.count("?")
+        statuses = list(statuses)
+        if statuses:
+            where.append(f"status IN ({', '.join('?' * len(statuses))})")
+            params += statuses
+        sql = "SELECT request_id FROM requests"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY created DESC, request_id LIMIT ? OFFSET ?"
+        rows = await self._all(sql, (*params, limit, offset))
+        return [await self.request(row["request_id"], full=False) for row in rows]
+
+    async def requests_needing_work(self) -> list[str]:
+        """Requests the coordinator itself must move on: not yet routed, or an offer unsent."""
+        rows = await self._all(
+            "SELECT request_id FROM requests WHERE status = ? ORDER BY created",
+            (str(Status.REQUEST_RECEIVED),),
+        )
+        return [row["request_id"] for row in rows]
+
+    async def requests_past_deadline(self, at: float) -> list[str]:
+        rows = await self._all(
+            "SELECT request_id FROM requests WHERE deadline_at IS NOT NULL AND deadline_at <= ?"
+            " ORDER BY deadline_at",
+            (at,),
+        )
+        return [row["request_id"] for row in rows]
+
+    async def requests_past_due(self, at: float) -> list[str]:
+        rows = await self._all(
+            "SELECT request_id FROM requests WHERE status IN (?, ?) AND due_time <= ?"
+            " AND COALESCE(last_action, '') != ?",
+            (str(Status.LOANED), str(Status.RECALLED), at, str(Action.SHIPPED_RETURN)),
+        )
+        return [row["request_id"] for row in rows]
+
+    # -- outbox ------------------------------------------------------------------
+
+    async def due_deliveries(self, at: float, limit: int = 200) -> list[Delivery]:
+        rows = await self._all(
+            "SELECT * FROM deliveries WHERE next_try <= ? ORDER BY id LIMIT ?", (at, limit)
+        )
+        return [Delivery(row) for row in rows]
+
+    async def pending_deliveries(self) -> int:
+        row = await self._one("SELECT COUNT(*) AS n FROM deliveries")
+        return row["n"]
+
+    async def delivered(self, delivery_id: int) -> None:
+        async with self._transaction() as db:
+            await db.execute("DELETE FROM deliveries WHERE id = ?", (delivery_id,))
+
+    async def delivery_failed(self, delivery_id: int, next_try: float, error: str) -> None:
+        async with self._transaction() as db:
+            await db.execute(
+                "UPDATE deliveries SET tries = tries + 1, next_try = ?, last_error = ? WHERE id = ?",
+                (next_try, error[:500], delivery_id),
+            )
+
+    # -- statistics --------------------------------------------------------------
+
+    async def count_by_status(self) -> dict[str, int]:
+        rows = await self._all("SELECT status, COUNT(*) AS n FROM requests GROUP BY status")
+        return {row["status"]: row["n"] for row in rows}
+
+    async def turnaround_seconds(self) -> list[float]:
+        """Seconds from submission until the item (or copy) reached the requester."""
+        rows = await self._all(
+            "SELECT supplied_time - created AS s FROM requests WHERE supplied_time IS NOT NULL"
+        )
+        return [row["s"] for row in rows]

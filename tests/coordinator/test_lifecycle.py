@@ -1,0 +1,133 @@
+"""A loan's way through ISO 18626 statuses, over the real Coordinator gRPC service."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+from libfed.v1 import common_pb2 as c
+
+from federation.errors import AlreadyExists, FailedPrecondition, PermissionDenied, Unauthenticated
+
+S = c.LoanStatus
+A = c.RequesterAction
+
+
+async def test_a_loan_goes_from_request_to_completion(network):
+    """A reader at BRANCH asks for War and Peace; LIB_A lends it and gets it back."""
+    branch, lib_a = network.link("BRANCH"), network.link("LIB_A")
+    request = await branch.submit("p-reader1", cluster_id="c-1", pickup_location="Main desk")
+    assert request.status == c.LOAN_STATUS_WILL_SUPPLY
+    assert request.lender_symbol == "LIB_A" and request.attempt == 1
+    assert [e.lender_symbol for e in request.rota] == ["LIB_A", "LIB_B", "LIB_C"]
+    assert request.title == "Война и мир"
+
+    shipped = await lib_a.report_supplier(request.request_id, c.LOAN_STATUS_LOANED,
+                                          attempt=request.attempt)
+    assert shipped.status == c.LOAN_STATUS_LOANED and shipped.HasField("due_time")
+    received = await branch.report_requester(request.request_id, A.Value("REQUESTER_ACTION_RECEIVED"))
+    assert received.last_requester_action == c.REQUESTER_ACTION_RECEIVED
+    await branch.report_requester(request.request_id, c.REQUESTER_ACTION_SHIPPED_RETURN)
+    done = await lib_a.report_supplier(request.request_id, c.LOAN_STATUS_LOAN_COMPLETED,
+                                       attempt=1)
+    assert done.status == c.LOAN_STATUS_LOAN_COMPLETED
+
+    await network.settle()
+    updates = network.libraries["LIB_A"].calls("UpdateLoanStatus")
+    assert [(u.status, u.action) for u in updates] == [
+        (c.LOAN_STATUS_LOANED, 0),
+        (c.LOAN_STATUS_LOANED, c.REQUESTER_ACTION_RECEIVED),
+        (c.LOAN_STATUS_LOANED, c.REQUESTER_ACTION_SHIPPED_RETURN),
+        (c.LOAN_STATUS_LOAN_COMPLETED, 0),
+    ]
+    history = [(e.actor, e.to_status) for e in done.history]
+    assert history[0] == ("BRANCH", c.LOAN_STATUS_REQUEST_RECEIVED)
+    assert history[-1] == ("LIB_A", c.LOAN_STATUS_LOAN_COMPLETED)
+    status = await network.coordinator.loans.store.nodes()
+    balance = {n.symbol: (n.lent, n.borrowed) for n in status}
+    assert balance["LIB_A"] == (1, 0) and balance["BRANCH"] == (0, 1)
+
+
+async def test_a_copy_request_ends_copy_completed(network):
+    branch, lib_a = network.link("BRANCH"), network.link("LIB_A")
+    request = await branch.submit("p-reader2", cluster_id="c-1", copy=True)
+    with pytest.raises(FailedPrecondition):
+        await lib_a.report_supplier(request.request_id, c.LOAN_STATUS_LOANED)
+    done = await lib_a.report_supplier(request.request_id, c.LOAN_STATUS_COPY_COMPLETED)
+    assert done.status == c.LOAN_STATUS_COPY_COMPLETED
+    assert done.service_type == c.SERVICE_TYPE_COPY
+
+
+async def test_invalid_transitions_are_failed_precondition(network):
+    branch, lib_a = network.link("BRANCH"), network.link("LIB_A")
+    request = await branch.submit("p-reader3", cluster_id="c-1")
+    with pytest.raises(FailedPrecondition):  # nothing was shipped yet
+        await branch.report_requester(request.request_id, c.REQUESTER_ACTION_RECEIVED)
+    with pytest.raises(FailedPrecondition):  # checkin before the book came back
+        await lib_a.report_supplier(request.request_id, c.LOAN_STATUS_LOAN_COMPLETED)
+    await lib_a.report_supplier(request.request_id, c.LOAN_STATUS_LOANED)
+    with pytest.raises(FailedPrecondition):  # too late to cancel
+        await branch.cancel(request.request_id, "changed my mind")
+    with pytest.raises(FailedPrecondition):  # returned before received
+        await branch.report_requester(request.request_id, c.REQUESTER_ACTION_SHIPPED_RETURN)
+
+
+async def test_the_requester_cancels_before_shipping_and_the_lender_is_told(network):
+    branch = network.link("BRANCH")
+    request = await branch.submit("p-reader4", cluster_id="c-1")
+    cancelled = await branch.cancel(request.request_id, "reader left town")
+    assert cancelled.status == c.LOAN_STATUS_CANCELLED
+    await network.settle()
+    updates = network.libraries["LIB_A"].calls("UpdateLoanStatus")
+    assert updates[-1].status == c.LOAN_STATUS_CANCELLED
+    assert updates[-1].request_id == request.request_id
+
+
+async def test_the_same_key_twice_returns_the_same_request(network):
+    branch = network.link("BRANCH")
+    first = await branch.submit("p-reader5", cluster_id="c-1", idempotency_key="k-1")
+    again = await branch.submit("p-reader5", cluster_id="c-1", idempotency_key="k-1")
+    assert again.request_id == first.request_id
+    assert len(network.libraries["LIB_A"].calls("OfferLoan")) == 1
+    with pytest.raises(AlreadyExists):
+        await branch.submit("p-reader5", cluster_id="c-1", idempotency_key="k-2")
+    # Another reader may ask for the same work.
+    other = await branch.submit("p-reader6", cluster_id="c-1", idempotency_key="k-3")
+    assert other.request_id != first.request_id
+
+
+async def test_nodes_cannot_act_for_each_other(network):
+    branch = network.link("BRANCH")
+    request = await branch.submit("p-reader7", cluster_id="c-1")
+    lib_b, lib_c = network.link("LIB_B"), network.link("LIB_C")
+    # LIB_C poses as BRANCH when submitting.
+    lib_c.symbol = "BRANCH"
+    with pytest.raises(PermissionDenied):
+        await lib_c.submit("p-someone", cluster_id="c-2")
+    with pytest.raises(PermissionDenied):  # LIB_B is in the rota but is not the requester
+        await lib_b.cancel(request.request_id)
+    with pytest.raises(PermissionDenied):  # the requester cannot say it shipped
+        await branch.report_supplier(request.request_id, c.LOAN_STATUS_LOANED)
+    other = await network.link("LIB_A").submit("p-x", cluster_id="c-2")
+    with pytest.raises(PermissionDenied):  # BRANCH is no party to LIB_A's request
+        await branch.get(other.request_id)
+    seen_by_lender = await network.link("LIB_A").get(request.request_id)
+    assert seen_by_lender.patron_ref == ""
+    assert (await branch.get(request.request_id)).patron_ref == "p-reader7"
+
+
+async def test_no_or_wrong_token_is_unauthenticated(network):
+    for token in ("", "forged-token"):
+        link = network.link("BRANCH", token=token)
+        try:
+            with pytest.raises(Unauthenticated):
+                await link.submit("p-1", cluster_id="c-1")
+        finally:
+            await link.close()
+    # The network status is open to anyone.
+    channel = grpc.aio.insecure_channel(network.address)
+    from libfed.v1 import coordinator_service_pb2, coordinator_service_pb2_grpc
+
+    stub = coordinator_service_pb2_grpc.CoordinatorStub(channel)
+    reply = await stub.GetNetworkStatus(coordinator_service_pb2.GetNetworkStatusRequest())
+    assert {n.symbol for n in reply.nodes} == {"BRANCH", "LIB_A", "LIB_B", "LIB_C"}
+    await channel.close()
