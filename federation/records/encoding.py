@@ -19,12 +19,16 @@ to break ties:
 
 from __future__ import annotations
 
+import contextlib
+import io
 import re
 import unicodedata
 
 from pymarc.marc8 import MARC8ToUnicode
 
 UTF8 = "utf-8"
+#: UTF-8 that was read as Latin-1 and written out as UTF-8 again (once or more).
+UTF8_MOJIBAKE = "utf-8+mojibake"
 MARC8 = "marc-8"
 CP1251 = "cp1251"
 CP866 = "cp866"
@@ -39,11 +43,11 @@ def detect(body: bytes, leader09: str = " ") -> str:
     if body.isascii():
         return UTF8
     try:
-        body.decode("utf-8")
+        decoded = body.decode("utf-8")
     except UnicodeDecodeError:
         pass
     else:
-        return UTF8
+        return UTF8_MOJIBAKE if _mojibake_depth(decoded) else UTF8
     high = len(_HIGH.findall(body))
     in_runs = sum(len(run) for run in _HIGH_RUN.findall(body))
     if in_runs * 2 >= high:
@@ -51,6 +55,21 @@ def detect(body: bytes, leader09: str = " ") -> str:
     if leader09 == "a":
         return UTF8
     return MARC8
+
+
+_MOJIBAKE = re.compile("[\u00c2-\u00f4][\u0080-\u00bf]")
+
+
+def _mojibake_depth(text: str) -> int:
+    """How many times UTF-8 was wrongly re-encoded (0 for clean text)."""
+    depth = 0
+    while depth < 3 and _MOJIBAKE.search(text):
+        try:
+            text = text.encode("latin-1").decode("utf-8")
+        except UnicodeError:
+            break
+        depth += 1
+    return depth
 
 
 def _cyrillic_codepage(body: bytes) -> str:
@@ -76,12 +95,28 @@ def decoder(encoding: str):
             # Every field starts in the default sets (ASCII + ANSEL).
             converter.g0, converter.g1 = MARC8ToUnicode.basic_latin, MARC8ToUnicode.ansel
             try:
-                text = converter.translate(data)
+                if b"\x1b$" in data:
+                    # pymarc prints to stderr on broken multibyte (EACC) data;
+                    # our CLI's stderr carries one line per bad record only.
+                    with contextlib.redirect_stderr(io.StringIO()):
+                        text = converter.translate(data)
+                else:
+                    text = converter.translate(data)
             except (IndexError, TypeError, KeyError, ValueError, UnicodeDecodeError):
                 text = data.decode("latin-1")
             return unicodedata.normalize("NFC", text)
 
         return decode_marc8
+
+    if encoding == UTF8_MOJIBAKE:
+
+        def decode_mojibake(data: bytes) -> str:
+            text = data.decode("utf-8", "replace")
+            for _ in range(_mojibake_depth(text)):
+                text = text.encode("latin-1").decode("utf-8")
+            return unicodedata.normalize("NFC", text)
+
+        return decode_mojibake
 
     def decode_plain(data: bytes) -> str:
         return data.decode(encoding, "replace")

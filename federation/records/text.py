@@ -15,16 +15,16 @@ from collections.abc import Iterable
 from stdnum import isbn as stdnum_isbn
 from stdnum import issn as stdnum_issn
 
-_TRAILING = re.compile(r"[\s/:;,=.\]\[]+$")
+_TRAILING = re.compile(r"[\s/:;,=.]+$")
 _LEADING = re.compile(r"^[\s/:;,=.]+")
 _INITIAL = re.compile(r"(?:^|[\s.])\w\.$")
 _ISBN = re.compile(r"[0-9][0-9\- ]{8,16}[0-9Xx]")
 _ISSN = re.compile(r"\b[0-9]{4}-?[0-9]{3}[0-9Xx]\b")
 _YEAR = re.compile(r"(1[0-9]{3}|20[0-9]{2})")
-_PAGES = re.compile(
-    r"\[?(\d+)\]?\s*(?:p\b|pp\b|p\.|pages|pág|s\.|S\.|с\.|с\b|стр|л\.|Bl\.|f\.|ff\.)",
-    re.IGNORECASE,
+_PAGE_UNIT = re.compile(
+    r"(?<![^\W\d_])\s*(?:pp?\b\.?|pages|pág|[sS]\.|с\.|с\b|стр|л\.|Bl\.|ff?\.)", re.IGNORECASE
 )
+_NUMBER = re.compile(r"\d+")
 _SPACES = re.compile(r"\s+")
 
 
@@ -114,11 +114,23 @@ def year(*candidates: str | None) -> int | None:
 
 
 def pages(extent: str | None) -> int | None:
-    """The page count an extent statement gives ("xii, 352 p." -> 352), if any."""
+    """The page count an extent statement gives, if any.
+
+    "xii, 352 p." -> 352; "284, [2] с." -> 284: the largest number in the
+    statement part that ends in a page unit, so unnumbered leaves do not win.
+    """
     if not extent:
         return None
-    numbers = [int(n) for n in _PAGES.findall(extent)]
-    return max(numbers) if numbers else None
+    best = None
+    start = 0
+    for match in _PAGE_UNIT.finditer(extent):
+        segment = extent[start : match.start()]
+        segment = re.split(r"[(;:]", segment)[-1]
+        numbers = [int(n) for n in _NUMBER.findall(segment) if len(n) <= 6]
+        if numbers:
+            best = max(best or 0, max(numbers))
+        start = match.end()
+    return best
 
 
 def language(code: str | None) -> str | None:

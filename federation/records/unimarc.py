@@ -44,7 +44,7 @@ def normalize(marc: pymarc.Record) -> Record:
     return Record(
         id=fields.control("001").strip() or text.clean(next(fields.values(("035",), "a"), "")),
         schema="unimarc",
-        title=_title(fields),
+        title=_title(fields, str(marc.leader)[8:9] == "2"),
         authors=_authors(fields),
         isbns=isbns,
         invalid_isbns=text.unique(invalid_isbns),
@@ -63,7 +63,7 @@ def normalize(marc: pymarc.Record) -> Record:
     )
 
 
-def _title(fields: Fields) -> str:
+def _title(fields: Fields, subordinate: bool) -> str:
     field = fields.first("200")
     title = ""
     if field is not None:
@@ -72,18 +72,30 @@ def _title(fields: Fields) -> str:
         if other:
             title = f"{title}: {other}" if title else other
         part = text.join(subs(field, "hi"), ", ")
-        if not title:
-            # A volume of a multi-part work: set title (461$t) + its own number/name.
-            set_title = text.clean(next(fields.values(("461", "462"), "t"), ""))
-            title = ". ".join(p for p in (set_title, part) if p)
-        elif part:
-            title = f"{title}. {part}"
+        if part:
+            title = f"{title}. {part}" if title else part
+    set_title = _set_title(fields)
+    if set_title and (not title or subordinate or len(title) <= 15):
+        # A volume of a multi-part work ("Вып. 13"): prefix the set's title.
+        title = f"{set_title}. {title}" if title else set_title
     if not title:
-        for tag, code in (("461", "t"), ("500", "a"), ("517", "a"), ("540", "a")):
+        for tag, code in (("500", "a"), ("517", "a"), ("540", "a")):
             title = text.clean(next(fields.values((tag,), code), ""))
             if title:
                 break
     return title
+
+
+def _set_title(fields: Fields) -> str:
+    """The title of the set a volume belongs to: 461/462 $t, or $a of an embedded 200."""
+    for field in fields.all("461", "462"):
+        embedded = ""
+        for code, value in field.subfields:
+            if code == "1":
+                embedded = value[:3]
+            elif code == "t" or (code == "a" and embedded == "200"):
+                return text.clean(value)
+    return ""
 
 
 def _authors(fields: Fields) -> list[str]:

@@ -1,0 +1,108 @@
+"""Records per second: MARCXML -> normalized and ISO 2709 -> normalized.
+
+The input is the real corpus (../shared/data/marc21 and unimarc; the shipped
+fixtures when it is absent) repeated to ~100k records (~10k with --quick):
+
+* ISO 2709: the corpus's own .mrc/.iso bytes, so MARC-8, cp1251 and broken
+  records cost what they cost in real life;
+* MARCXML: the same records written as one MARC21slim collection (most of the
+  corpus is ISO 2709; this keeps both figures about the same records).
+
+pymarc's own XML parser (SAX, ``parse_xml_to_array``) reads the same MARCXML
+for comparison; it only builds pymarc records, it does not normalize.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from pathlib import Path
+
+import pymarc
+
+from benchmarks import Row
+from federation.records import Record, iter_bytes, to_marcxml
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT.parent / "shared" / "data"
+FIXTURES = ROOT / "tests" / "fixtures" / "records"
+GOAL_XML = 15_000
+GOAL_ISO = 10_000
+
+
+def _corpus_files() -> list[Path]:
+    folders = [CORPUS / "marc21", CORPUS / "unimarc"] if CORPUS.is_dir() else [FIXTURES]
+    return sorted(p for folder in folders for p in folder.rglob("*") if p.is_file())
+
+
+def _inputs(target: int) -> tuple[bytes, int, bytes, int]:
+    """``(iso_bytes, iso_count, xml_bytes, xml_count)``, each about ``target`` records."""
+    iso_parts: list[bytes] = []
+    iso_count = 0
+    records: list[Record] = []
+    for path in _corpus_files():
+        data = path.read_bytes()
+        items = [i for i in iter_bytes(data, str(path)) if isinstance(i, Record)]
+        records.extend(items)
+        if not data.lstrip()[:1] == b"<" and items:
+            iso_parts.append(data.rstrip(b"\x00\r\n \x1a"))
+            iso_count += len(items)
+    iso_unit = b"".join(iso_parts)
+    iso_times = max(1, round(target / max(iso_count, 1)))
+    xml_unit = b"".join(to_marcxml(record) + b"\n" for record in records)
+    xml_times = max(1, round(target / max(len(records), 1)))
+    xml = (
+        b'<?xml version="1.0" encoding="UTF-8"?>\n'
+        b'<collection xmlns="http://www.loc.gov/MARC21/slim">\n'
+        + xml_unit * xml_times
+        + b"</collection>\n"
+    )
+    return iso_unit * iso_times, iso_count * iso_times, xml, len(records) * xml_times
+
+
+def _rate(data: bytes) -> tuple[float, int]:
+    """Records per second through iter_bytes (read + normalize), and how many."""
+    start = time.perf_counter()
+    count = sum(1 for item in iter_bytes(data) if isinstance(item, Record))
+    return count / (time.perf_counter() - start), count
+
+
+def _pymarc_rate(xml: bytes) -> float:
+    start = time.perf_counter()
+    count = len(pymarc.parse_xml_to_array(io.BytesIO(xml)))
+    return count / (time.perf_counter() - start)
+
+
+def run(quick: bool) -> list[Row]:
+    """The records benchmark rows."""
+    iso, _, xml, _ = _inputs(10_000 if quick else 100_000)
+    source = "corpus" if CORPUS.is_dir() else "fixtures"
+    xml_rate, xml_count = _rate(xml)
+    iso_rate, iso_count = _rate(iso)
+    pymarc_rate = _pymarc_rate(xml)
+    return [
+        Row(
+            "records: MARCXML -> normalized",
+            xml_rate,
+            "rec/s",
+            f">= {GOAL_XML:,}",
+            xml_rate >= GOAL_XML,
+            f"{xml_count:,} records ({source})",
+        ),
+        Row(
+            "records: ISO 2709 -> normalized",
+            iso_rate,
+            "rec/s",
+            f">= {GOAL_ISO:,}",
+            iso_rate >= GOAL_ISO,
+            f"{iso_count:,} records ({source})",
+        ),
+        Row(
+            "records: pymarc parse_xml (no normalizing)",
+            pymarc_rate,
+            "rec/s",
+            "",
+            None,
+            f"ours / pymarc = {xml_rate / pymarc_rate:.2f}x",
+        ),
+    ]
