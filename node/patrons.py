@@ -259,10 +259,21 @@ async def _node_secret(db: aiosqlite.Connection) -> bytes:
 class PatronsServicer(patron_service_pb2_grpc.PatronsServicer):
     """The Patrons gRPC service: a thin adapter over :class:`PatronRegister`."""
 
-    def __init__(self, register: PatronRegister) -> None:
+    def __init__(self, register: PatronRegister, token: str = "") -> None:
         self._register = register
+        #: The coordinator's credential; when set, only the coordinator may ask. A join
+        #: token (``node_secret.credential``) holds it as its second half.
+        self._tokens = {token, token.rpartition(".")[2]} if token else set()
 
     async def VerifyPatron(self, request, context):  # noqa: N802 (gRPC method name)
+        if self._tokens:
+            header = dict(context.invocation_metadata() or ()).get("authorization", "")
+            scheme, _, token = header.partition(" ")
+            known = any(hmac.compare_digest(token.strip(), t) for t in self._tokens)
+            if scheme.lower() != "bearer" or not known:
+                await context.abort(
+                    grpc.StatusCode.PERMISSION_DENIED, "only the coordinator may verify readers"
+                )
         try:
             patron = await self._register.verify(request.card_number, request.pin)
         except (InvalidArgument, Unauthenticated, PermissionDenied) as error:
@@ -294,5 +305,7 @@ async def add_patron_service(server: grpc.aio.Server, config: Any) -> PatronRegi
     Returns the register so the caller can close it when the node stops.
     """
     register = await PatronRegister.open(patrons_path(config))
-    patron_service_pb2_grpc.add_PatronsServicer_to_server(PatronsServicer(register), server)
+    coordinator = getattr(config, "coordinator", None)
+    token = str(coordinator.get("token", "") or "") if isinstance(coordinator, dict) else ""
+    patron_service_pb2_grpc.add_PatronsServicer_to_server(PatronsServicer(register, token), server)
     return register

@@ -1,0 +1,226 @@
+"""The reader's pages: search, a record with live availability, requests.
+
+Every flow works without JavaScript: plain links and forms, POST then
+redirect. A reader proves who they are only to their home library (card and
+PIN go to the home node's Patrons service and are forgotten); the session
+keeps the opaque ``patron_ref`` the node answered.
+"""
+
+from __future__ import annotations
+
+import secrets
+from urllib.parse import urlencode
+
+from aiohttp import web
+
+from federation.errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    InvalidArgument,
+    LibfedError,
+    NotFound,
+    PermissionDenied,
+    Unauthenticated,
+    Unavailable,
+)
+from federation.web.backend import PatronIdentity
+
+PAGE_SIZE = 10
+FACETS = ("library", "year", "language", "format")
+#: Field filters the catalog's query language understands, added to the words.
+QUERY_FIELDS = ("year", "language", "format")
+#: A request may be cancelled until the lender ships it.
+CANCELLABLE = {"RequestReceived", "ExpectToSupply", "WillSupply"}
+
+
+def add_routes(router: web.UrlDispatcher) -> None:
+    router.add_get("/", search, name="search")
+    router.add_get("/record/{cluster_id}", record, name="record")
+    router.add_post("/record/{cluster_id}/request", request_book, name="request_book")
+    router.add_get("/my", my_requests, name="my")
+    router.add_post("/my/signin", sign_in, name="signin")
+    router.add_post("/my/signout", sign_out, name="signout")
+    router.add_get("/my/{request_id}", my_request, name="my_request")
+    router.add_post("/my/{request_id}/cancel", cancel, name="cancel")
+
+
+def _app_parts(request: web.Request):
+    from federation.web.app import BACKEND, SETTINGS, flash, render
+
+    return request.app[BACKEND], request.app[SETTINGS], flash, render
+
+
+def patron_of(request: web.Request) -> PatronIdentity | None:
+    data = request["session"].get("patron")
+    if not data:
+        return None
+    return PatronIdentity(data["library"], data["patron_ref"], data.get("display_name", ""))
+
+
+def build_query(words: str, filters: dict[str, str]) -> str:
+    """The catalog query: the reader's words plus field:value terms for chosen facets."""
+    terms = [words.strip()] if words.strip() else []
+    for name in QUERY_FIELDS:
+        value = filters.get(name, "").strip()
+        if value:
+            terms.append(f'{name}:"{value}"' if " " in value else f"{name}:{value}")
+    return " ".join(terms)
+
+
+async def search(request: web.Request) -> web.Response:
+    backend, _, _, render = _app_parts(request)
+    words = request.query.get("q", "")
+    filters = {name: request.query.get(name, "") for name in FACETS}
+    try:
+        page = max(1, int(request.query.get("page", "1")))
+    except ValueError:
+        page = 1
+    result, error_key = None, None
+    if words.strip() or any(filters.values()):
+        try:
+            result = await backend.search(
+                build_query(words, filters),
+                library=filters["library"] or None,
+                limit=PAGE_SIZE,
+                offset=(page - 1) * PAGE_SIZE,
+            )
+        except InvalidArgument:
+            error_key = "bad_query"
+    pages = 0 if result is None else max(1, -(-result.total // PAGE_SIZE))
+    base = {k: v for k, v in {"q": words, **filters}.items() if v}
+    return render(
+        request, "search.html", words=words, filters=filters, result=result, page=page,
+        pages=pages, error_key=error_key, libraries=await _library_names(backend),
+        page_url=lambda n: "/?" + urlencode({**base, "page": n}),
+        facet_url=lambda name, value: "/?" + urlencode({**base, name: value}),
+        clear_url=lambda name: "/?" + urlencode({k: v for k, v in base.items() if k != name}),
+    )
+
+
+async def _library_names(backend) -> dict[str, str]:
+    try:
+        return {lib.symbol: lib.name for lib in await backend.libraries()}
+    except LibfedError:
+        return {}
+
+
+async def record(request: web.Request) -> web.Response:
+    backend, settings, _, render = _app_parts(request)
+    cluster_id = request.match_info["cluster_id"]
+    try:
+        cluster = await backend.cluster(cluster_id)
+    except NotFound:
+        raise web.HTTPNotFound() from None
+    if cluster is None:
+        raise web.HTTPNotFound()
+    availability = await backend.availability(cluster_id, settings["availability_timeout"])
+    libraries = await backend.libraries()
+    return render(
+        request, "record.html", cluster=cluster, availability=availability,
+        libraries=libraries, names={lib.symbol: lib.name for lib in libraries},
+        error_key=request.query.get("error"),
+    )
+
+
+async def _verify(request: web.Request, form) -> PatronIdentity | str:
+    """The reader, from the form's library, card and PIN; or the error message key."""
+    backend, *_ = _app_parts(request)
+    library = str(form.get("library", ""))
+    card, pin = str(form.get("card", "")).strip(), str(form.get("pin", "")).strip()
+    if not library or not card or not pin:
+        return "fill_all_fields"
+    try:
+        patron = await backend.verify_patron(library, card, pin)
+    except (Unauthenticated, InvalidArgument, NotFound):
+        return "bad_card"
+    except PermissionDenied:
+        return "card_blocked"
+    except Unavailable:
+        return "home_library_down"
+    request["session"].set(
+        "patron",
+        {"library": patron.library, "patron_ref": patron.patron_ref, "display_name": patron.display_name},
+    )
+    return patron
+
+
+async def request_book(request: web.Request) -> web.Response:
+    """Card and PIN (or the signed-in reader), then the request goes to the coordinator."""
+    backend, _, flash, _ = _app_parts(request)
+    cluster_id = request.match_info["cluster_id"]
+    form = await request.post()
+    patron = patron_of(request)
+    if patron is None or form.get("card"):
+        checked = await _verify(request, form)
+        if isinstance(checked, str):
+            raise web.HTTPSeeOther(f"/record/{cluster_id}?error={checked}#request")
+        patron = checked
+    key = str(form.get("idempotency_key") or secrets.token_urlsafe(12))
+    try:
+        loan = await backend.submit_request(
+            patron, cluster_id, pickup=patron.library, idempotency_key=key
+        )
+    except AlreadyExists:
+        flash(request, "already_requested", "warning")
+        raise web.HTTPSeeOther("/my") from None
+    except (FailedPrecondition, NotFound, InvalidArgument, Unavailable):
+        raise web.HTTPSeeOther(f"/record/{cluster_id}?error=request_failed#request") from None
+    flash(request, "request_sent", "success")
+    raise web.HTTPSeeOther(f"/my/{loan.request_id}")
+
+
+async def my_requests(request: web.Request) -> web.Response:
+    backend, _, _, render = _app_parts(request)
+    patron = patron_of(request)
+    if patron is None:
+        return render(request, "signin.html", libraries=await backend.libraries(),
+                      error_key=request.query.get("error"))
+    loans = await backend.patron_requests(patron)
+    loans.sort(key=lambda loan: loan.created, reverse=True)
+    return render(request, "my_requests.html", loans=loans, cancellable=CANCELLABLE)
+
+
+async def sign_in(request: web.Request) -> web.Response:
+    form = await request.post()
+    checked = await _verify(request, form)
+    if isinstance(checked, str):
+        raise web.HTTPSeeOther(f"/my?error={checked}")
+    raise web.HTTPSeeOther("/my")
+
+
+async def sign_out(request: web.Request) -> web.Response:
+    request["session"].drop("patron")
+    raise web.HTTPSeeOther("/")
+
+
+async def _own_request(request: web.Request):
+    backend, *_ = _app_parts(request)
+    patron = patron_of(request)
+    if patron is None:
+        raise web.HTTPSeeOther("/my")
+    try:
+        loan = await backend.get_request(request.match_info["request_id"])
+    except NotFound:
+        raise web.HTTPNotFound() from None
+    # Another reader's request is as good as absent: never confirm it exists.
+    if loan.patron_ref != patron.patron_ref or loan.requester != patron.library:
+        raise web.HTTPNotFound()
+    return backend, patron, loan
+
+
+async def my_request(request: web.Request) -> web.Response:
+    _, _, _, render = _app_parts(request)
+    _, _, loan = await _own_request(request)
+    return render(request, "my_request.html", loan=loan, cancellable=CANCELLABLE)
+
+
+async def cancel(request: web.Request) -> web.Response:
+    _, _, flash, _ = _app_parts(request)
+    backend, patron, loan = await _own_request(request)
+    try:
+        await backend.cancel_request(loan.request_id, patron)
+    except FailedPrecondition:
+        flash(request, "cannot_cancel", "warning")
+    else:
+        flash(request, "request_cancelled", "success")
+    raise web.HTTPSeeOther(f"/my/{loan.request_id}")

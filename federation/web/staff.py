@@ -1,0 +1,124 @@
+"""Staff accounts of the central library: names and slow password hashes.
+
+Accounts live in their own small SQLite file (``staff.db``, beside the
+coordinator's database) and are created only from the command line
+(`libfed coordinator add-user`), so the web pages never create accounts and a
+leaked page cannot add one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import logging
+import re
+import secrets
+import time
+from pathlib import Path
+
+import aiosqlite
+
+from federation.errors import InvalidArgument, Unauthenticated
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
+MIN_PASSWORD = 10
+_USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{2,64}$")
+_MIGRATIONS = {
+    1: """
+    CREATE TABLE users (
+        username TEXT PRIMARY KEY,
+        password_hash TEXT NOT NULL,
+        created REAL NOT NULL,
+        last_login REAL
+    );
+    """,
+}
+
+
+def hash_password(password: str, *, n: int = SCRYPT_N) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=n, r=SCRYPT_R, p=SCRYPT_P, dklen=32)
+    return f"scrypt${n}${SCRYPT_R}${SCRYPT_P}${salt.hex()}${digest.hex()}"
+
+
+def check_password(password: str, stored: str) -> bool:
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+        candidate = hashlib.scrypt(
+            password.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p), dklen=32
+        )
+    except ValueError:
+        return False
+    return scheme == "scrypt" and hmac.compare_digest(candidate.hex(), digest)
+
+
+_DUMMY = hash_password("not-a-password", n=SCRYPT_N)
+
+
+class StaffStore:
+    """Staff users in ``staff.db``: add (from the CLI), check (at login), list."""
+
+    def __init__(self, db: aiosqlite.Connection, *, scrypt_n: int) -> None:
+        self._db = db
+        self._scrypt_n = scrypt_n
+
+    @classmethod
+    async def open(cls, path: str | Path, *, scrypt_n: int = SCRYPT_N) -> StaffStore:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = await aiosqlite.connect(path)
+        await db.execute("PRAGMA journal_mode=WAL")
+        await db.execute("PRAGMA busy_timeout=5000")
+        (version,) = (await db.execute_fetchall("PRAGMA user_version"))[0]
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            await db.executescript(
+                f"BEGIN; {_MIGRATIONS[target]} PRAGMA user_version={target}; COMMIT;"
+            )
+        return cls(db, scrypt_n=scrypt_n)
+
+    async def close(self) -> None:
+        await self._db.close()
+
+    async def add_user(self, username: str, password: str) -> bool:
+        """Creates the account, or sets a new password; True when it was new."""
+        if not _USERNAME.match(username):
+            raise InvalidArgument(
+                f"user name {username!r}: 2-64 letters, digits, '.', '_', '-' or '@'"
+            )
+        if len(password) < MIN_PASSWORD:
+            raise InvalidArgument(f"the password must be at least {MIN_PASSWORD} characters")
+        hashed = await asyncio.to_thread(hash_password, password, n=self._scrypt_n)
+        existed = await self._db.execute_fetchall(
+            "SELECT 1 FROM users WHERE username=?", (username,)
+        )
+        await self._db.execute(
+            "INSERT INTO users(username, password_hash, created) VALUES (?,?,?)"
+            " ON CONFLICT(username) DO UPDATE SET password_hash=excluded.password_hash",
+            (username, hashed, time.time()),
+        )
+        await self._db.commit()
+        log.info("staff user %s %s", username, "updated" if existed else "created")
+        return not existed
+
+    async def authenticate(self, username: str, password: str) -> str:
+        """The user name when the password is right; Unauthenticated otherwise (same words)."""
+        rows = await self._db.execute_fetchall(
+            "SELECT password_hash FROM users WHERE username=?", (username,)
+        )
+        stored = rows[0][0] if rows else _DUMMY
+        ok = await asyncio.to_thread(check_password, password, stored)
+        if not rows or not ok:
+            raise Unauthenticated("user name or password not recognised")
+        await self._db.execute(
+            "UPDATE users SET last_login=? WHERE username=?", (time.time(), username)
+        )
+        await self._db.commit()
+        return username
+
+    async def users(self) -> list[str]:
+        rows = await self._db.execute_fetchall("SELECT username FROM users ORDER BY username")
+        return [name for (name,) in rows]

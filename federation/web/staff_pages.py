@@ -1,0 +1,114 @@
+"""The central library's pages: login, the network, ILL, the union catalog.
+
+Everything behind ``/staff`` needs a staff login (accounts made with
+`libfed coordinator add-user`). The network page refreshes itself: a meta
+refresh without JavaScript, or a small script that re-reads only the table.
+"""
+
+from __future__ import annotations
+
+import time
+
+from aiohttp import web
+
+from federation.errors import NotFound, Unauthenticated
+from federation.web.stats import ill_stats
+
+PUBLIC = {"/staff/login"}
+
+
+def add_routes(router: web.UrlDispatcher) -> None:
+    router.add_get("/staff/login", login_form, name="staff_login")
+    router.add_post("/staff/login", login, name="staff_login_post")
+    router.add_post("/staff/logout", logout, name="staff_logout")
+    router.add_get("/staff", network, name="staff_network")
+    router.add_get("/staff/network-table", network_table, name="staff_network_table")
+    router.add_get("/staff/ill", ill, name="staff_ill")
+    router.add_get("/staff/requests/{request_id}", request_page, name="staff_request")
+    router.add_get("/staff/catalog", catalog, name="staff_catalog")
+
+
+def _parts(request: web.Request):
+    from federation.web.app import BACKEND, STAFF, render, safe_next
+
+    return request.app[BACKEND], request.app.get(STAFF), render, safe_next
+
+
+def _require_staff(request: web.Request) -> str:
+    user = request["session"].get("staff")
+    if not user:
+        raise web.HTTPSeeOther(f"/staff/login?next={request.path}")
+    return user
+
+
+async def login_form(request: web.Request) -> web.Response:
+    _, _, render, safe_next = _parts(request)
+    return render(request, "staff_login.html", next=safe_next(request.query.get("next"), "/staff"),
+                  error_key=request.query.get("error"))
+
+
+async def login(request: web.Request) -> web.Response:
+    _, store, _, safe_next = _parts(request)
+    form = await request.post()
+    target = safe_next(str(form.get("next", "")), "/staff")
+    if store is None:
+        raise web.HTTPSeeOther("/staff/login?error=no_staff_store")
+    try:
+        user = await store.authenticate(str(form.get("username", "")), str(form.get("password", "")))
+    except Unauthenticated:
+        raise web.HTTPSeeOther(f"/staff/login?error=bad_login&next={target}") from None
+    session = request["session"]
+    session.set("staff", user)
+    session.drop("csrf")  # a new form token after login
+    raise web.HTTPSeeOther(target)
+
+
+async def logout(request: web.Request) -> web.Response:
+    request["session"].drop("staff")
+    raise web.HTTPSeeOther("/staff/login")
+
+
+async def _network_context(request: web.Request) -> dict:
+    backend, *_ = _parts(request)
+    nodes = sorted(await backend.nodes(), key=lambda node: node.symbol)
+    overview = await backend.catalog_overview()
+    harvest = {}
+    for source in overview.sources:
+        harvest.setdefault(source.library, source)
+    return {"nodes": nodes, "harvest": harvest, "now": time.time()}
+
+
+async def network(request: web.Request) -> web.Response:
+    _require_staff(request)
+    _, _, render, _ = _parts(request)
+    return render(request, "staff_network.html", **await _network_context(request))
+
+
+async def network_table(request: web.Request) -> web.Response:
+    """Only the table, for the page's small refresh script."""
+    _require_staff(request)
+    _, _, render, _ = _parts(request)
+    return render(request, "_network_table.html", **await _network_context(request))
+
+
+async def ill(request: web.Request) -> web.Response:
+    _require_staff(request)
+    backend, _, render, _ = _parts(request)
+    stats = ill_stats(await backend.all_requests())
+    return render(request, "staff_ill.html", stats=stats)
+
+
+async def request_page(request: web.Request) -> web.Response:
+    _require_staff(request)
+    backend, _, render, _ = _parts(request)
+    try:
+        loan = await backend.get_request(request.match_info["request_id"])
+    except NotFound:
+        raise web.HTTPNotFound() from None
+    return render(request, "staff_request.html", loan=loan)
+
+
+async def catalog(request: web.Request) -> web.Response:
+    _require_staff(request)
+    backend, _, render, _ = _parts(request)
+    return render(request, "staff_catalog.html", overview=await backend.catalog_overview())
