@@ -101,6 +101,8 @@ class OaiProvider:
             body = await getattr(self, f"_{verb}")(args, base_url)
         except OaiError as error:
             log.debug("OAI %s %s: %s", verb, error.code, error.message)
+            if error.code in ("badVerb", "badArgument"):
+                echo = {}  # the spec: do not echo arguments that were not valid
             return xml.envelope(base_url, echo, [xml.error(error.code, error.message)])
         return xml.envelope(base_url, echo, body)
 
