@@ -1,20 +1,21 @@
 """Tokens: how nodes and the coordinator recognise each other.
 
-The trust exchange, in one place:
+The trust exchange, in one place. ``libfed coordinator add-node`` issues the
+node one token, ``T = HMAC-SHA256(coordinator secret, symbol)``. The same token
+works both ways:
 
-* ``libfed coordinator add-node`` creates a *join token* for the node and prints it:
-  ``<node secret>.<coordinator credential>``.
-* The node presents the **node secret** on every call to the coordinator
-  (``authorization: Bearer <node secret>``). The coordinator keeps only its
-  SHA-256 hash, so its database alone cannot be used to impersonate a node.
-* The coordinator presents the **coordinator credential** on every call it makes
-  to that node (OfferLoan, UpdateLoanStatus, GetAvailability). It is derived as
-  HMAC-SHA256(coordinator secret, node symbol): each node gets its own, so one
-  node that leaks what it holds cannot pose as the coordinator to another node,
-  and the coordinator does not need to store it.
-* ``libfed node join --token <join token>`` splits the join token and writes both
-  halves to the node's ``node.toml`` ``[coordinator]`` table (``token`` and
-  ``coordinator_token``).
+* the node presents ``T`` on every call to the coordinator
+  (``authorization: Bearer T``); the coordinator keeps only ``SHA-256(T)`` in its
+  database and finds the caller by that hash;
+* the coordinator presents ``T`` on every loan call it makes to that node
+  (OfferLoan, UpdateLoanStatus); the node compares it with the ``token`` that
+  ``libfed node join`` wrote to its ``node.toml`` ``[coordinator]`` table.
+
+So each library shares one secret with the coordinator and nothing with the
+other libraries: node X's token is useless for talking to node Y. The
+coordinator can present ``T`` without storing it because it re-derives it from
+``coordinator.toml``'s secret (the master key: keep that file private). A new
+secret replaces every token of the network at once.
 """
 
 from __future__ import annotations
@@ -23,36 +24,28 @@ import hashlib
 import hmac
 import secrets
 
-from federation.errors import Unauthenticated
+#: Prefix of node tokens, so a token pasted in the wrong place is recognisable.
+TOKEN_PREFIX = "lf1-"
 
 
 def new_secret() -> str:
-    """A fresh random secret, URL-safe (never contains a dot)."""
+    """A fresh random secret (the coordinator's master key)."""
     return secrets.token_urlsafe(24)
 
 
-def hash_token(token: str) -> str:
-    """What the coordinator stores of a node's secret."""
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def coordinator_credential(coordinator_secret: str, symbol: str) -> str:
-    """The token the coordinator presents to the node ``symbol``."""
+def node_token(coordinator_secret: str, symbol: str) -> str:
+    """The one token a node and the coordinator share."""
     digest = hmac.new(coordinator_secret.encode(), symbol.encode(), hashlib.sha256).hexdigest()
-    return f"c{digest[:40]}"
+    return TOKEN_PREFIX + digest[:48]
 
 
-def join_token(node_secret: str, credential: str) -> str:
-    """The one string an administrator hands to a library: both halves of the trust."""
-    return f"{node_secret}.{credential}"
+#: What the coordinator presents to a node: the node's own token (see above).
+coordinator_credential = node_token
 
 
-def split_join_token(token: str) -> tuple[str, str]:
-    """``(node secret, coordinator credential)`` of a join token."""
-    node_secret, dot, credential = token.strip().partition(".")
-    if not dot or not node_secret or not credential:
-        raise Unauthenticated("not a libfed join token (expected <node secret>.<coordinator credential>)")
-    return node_secret, credential
+def hash_token(token: str) -> str:
+    """What the coordinator stores of a node's token."""
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def bearer(metadata) -> str | None:

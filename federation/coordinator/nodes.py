@@ -16,7 +16,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from libfed.v1 import node_service_pb2, node_service_pb2_grpc
 
-from federation.coordinator.auth import coordinator_credential
+from federation.coordinator.auth import node_token
 from federation.coordinator.model import LoanRequest, Node, RotaEntry, Status
 from federation.coordinator.protomap import (
     service_type_to_proto,
@@ -72,7 +72,8 @@ class NodeGateway:
         return channel
 
     def _metadata(self, node: Node) -> tuple:
-        return (("authorization", f"Bearer {coordinator_credential(self._secret, node.symbol)}"),)
+        token = node_token(self._secret, node.symbol)
+        return (("authorization", f"Bearer {token}"),)
 
     async def close(self) -> None:
         channels, self._channels = self._channels, {}

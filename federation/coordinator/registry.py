@@ -14,7 +14,7 @@ from federation.errors import InvalidArgument, PermissionDenied, Unauthenticated
 
 log = logging.getLogger(__name__)
 
-_SYMBOL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
+_SYMBOL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
 class NodeRegistry:
@@ -23,38 +23,40 @@ class NodeRegistry:
     def __init__(self, store: CoordinatorStore, secret: str, catalog=None) -> None:
         self.store = store
         self._secret = secret
-        self._catalog = catalog
+        self.catalog = catalog
         self._known: dict[str, str] = {}
 
     async def add_node(
         self, symbol: str, name: str, grpc_address: str, oai_url: str, priority: int = 0
     ) -> str:
-        """Register a node and return its join token (shown once, stored only as a hash).
+        """Register a node and return its token (shown once, stored only as a hash).
 
         The node also becomes a harvest source of the union catalog, named by its symbol.
         """
         if not _SYMBOL.match(symbol):
-            raise InvalidArgument(f"{symbol!r} is not a library symbol (letters, digits, - and _)")
+            raise InvalidArgument(f"{symbol!r} is not a library symbol (letters, digits, ., - and _)")
         if ":" not in grpc_address:
             raise InvalidArgument(f"{grpc_address!r} is not HOST:PORT")
         if not oai_url.startswith(("http://", "https://")):
             raise InvalidArgument(f"{oai_url!r} is not an http(s) OAI-PMH base URL")
-        node_secret = auth.new_secret()
+        token = auth.node_token(self._secret, symbol)
         node = Node(symbol=symbol, name=name, grpc_address=grpc_address, oai_url=oai_url,
                     priority=priority)
-        await self.store.add_node(node, auth.hash_token(node_secret), now())
-        if self._catalog is not None:
+        await self.store.add_node(node, auth.hash_token(token), now())
+        if self.catalog is not None:
             await self.register_source(node)
         log.info("registered node %s (%s) at %s", symbol, name, grpc_address)
-        return auth.join_token(node_secret, auth.coordinator_credential(self._secret, symbol))
+        return token
 
     async def register_source(self, node: Node) -> None:
         """Make the node's OAI-PMH provider a harvest source of the union catalog."""
         from federation.catalog.model import SourceState
 
-        known = {source.name for source in await self._catalog.sources()}
+        if self.catalog is None:
+            return
+        known = {source.name for source in await self.catalog.sources()}
         if node.symbol not in known:
-            await self._catalog.save_source(
+            await self.catalog.save_source(
                 SourceState(name=node.symbol, library=node.symbol, base_url=node.oai_url,
                             metadata_prefix="marc21")
             )

@@ -48,7 +48,11 @@ async def report_supplier(
         delivery_note = note
         if after is Status.UNFILLED:
             entry.outcome, entry.reason = Outcome.UNFILLED, reason or note
-            await service._next_lender(request, entry, caller, f"Unfilled: {entry.reason}")
+            # The lender's own system may hold a copy for this attempt: release it.
+            release = [(request.attempt, request.lender, str(Status.UNFILLED), None, None,
+                        entry.reason)]
+            await service._next_lender(request, entry, caller, f"Unfilled: {entry.reason}",
+                                       release)
             moved_on = True
         else:
             request.status = after

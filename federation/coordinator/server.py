@@ -38,6 +38,23 @@ async def open_catalog(config: CoordinatorConfig):
     return await UnionCatalog.open(config.catalog_path)
 
 
+async def harvest_nodes(store: CoordinatorStore, catalog) -> list:
+    """Harvest every registered node's OAI-PMH provider into the union catalog, once.
+
+    Each node is its own source, named by its symbol; the harvester keeps each
+    source's checkpoint in the catalog, so runs are incremental.
+    """
+    from harvester.harvester import Harvester
+    from harvester.sources import Source
+
+    harvester = Harvester(catalog)
+    summaries = []
+    for node in await store.nodes():
+        source = Source(name=node.symbol, url=node.oai_url, library=node.symbol)
+        summaries.append(await harvester.harvest(source))
+    return summaries
+
+
 class CoordinatorServer:
     """A coordinator process's parts, started and stopped together."""
 
@@ -75,6 +92,8 @@ class CoordinatorServer:
         await self.server.start()
         for name in ("", SERVICE_NAME):
             await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+        for node in await self.store.nodes():
+            await self.registry.register_source(node)
         resumed = await self.loans.resume()
         log.info("coordinator listening on %s (%d requests resumed)", config.listen, resumed)
         self._loops = [
@@ -123,15 +142,7 @@ class CoordinatorServer:
 
     async def harvest_all(self) -> list:
         """Harvest every registered node's OAI-PMH provider into the union catalog, once."""
-        from harvester.harvester import Harvester
-        from harvester.sources import Source
-
-        harvester = Harvester(self.catalog)
-        summaries = []
-        for node in await self.store.nodes():
-            source = Source(name=node.symbol, url=node.oai_url, library=node.symbol)
-            summaries.append(await harvester.harvest(source))
-        return summaries
+        return await harvest_nodes(self.store, self.catalog)
 
     async def stop(self, grace: float = 1.0) -> None:
         for task in self._loops:

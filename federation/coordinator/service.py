@@ -153,7 +153,8 @@ class LoanService:
         cluster = await self.catalog.get_cluster(cluster_id)
         if cluster is None:
             raise NotFound(f"no cluster {cluster_id} in the union catalog")
-        return cluster_id, getattr(cluster, "title", "") or ""
+        summary = getattr(cluster, "summary", cluster)
+        return cluster_id, getattr(summary, "title", "") or ""
 
     # -- driving a request forward -----------------------------------------------
 

@@ -194,21 +194,13 @@ class CoordinatorStore:
         try:
             async with self._transaction() as db:
                 await db.execute(
-                    "INSERT INTO nodes (symbol, name, grpc_address, oai_url, token_hash, priority,"
-                    " created) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO nodes (symbol, name, grpc_address, oai_url, token_hash,"
+                    " priority, created) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (node.symbol, node.name, node.grpc_address, node.oai_url, token_hash,
                      node.priority, at),
                 )
         except sqlite3.IntegrityError as error:
             raise AlreadyExists(f"node {node.symbol} is already registered") from error
-
-    async def set_token_hash(self, symbol: str, token_hash: str) -> None:
-        async with self._transaction() as db:
-            cursor = await db.execute(
-                "UPDATE nodes SET token_hash = ? WHERE symbol = ?", (token_hash, symbol)
-            )
-            if cursor.rowcount == 0:
-                raise NotFound(f"no node {symbol}")
 
     async def node(self, symbol: str) -> Node:
         row = await self._one("SELECT * FROM nodes WHERE symbol = ?", (symbol,))
