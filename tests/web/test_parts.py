@@ -1,0 +1,81 @@
+"""The web layer's small parts, checked by hand: sessions, ILL figures, charts, words."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from federation.web import session
+from federation.web.charts import bar_chart, paired_bar_chart
+from federation.web.i18n import Translator
+from federation.web.messages import MESSAGES
+from federation.web.stats import ill_stats
+
+SECRET = b"k" * 32
+HOUR = 3600.0
+
+
+def test_a_session_cookie_survives_a_round_trip_but_not_tampering_or_age():
+    value = session.dumps(SECRET, {"patron": {"library": "MSK", "patron_ref": "p-1"}})
+    assert session.loads(SECRET, value)["patron"]["library"] == "MSK"
+    payload, signature = value.rsplit(".", 1)
+    assert session.loads(SECRET, payload + "." + "0" * len(signature)) == {}
+    assert session.loads(b"x" * 32, value) == {}
+    assert session.loads(SECRET, value, max_age=-1) == {}
+    assert session.loads(SECRET, "garbage") == {}
+
+
+@dataclass
+class Loan:
+    request_id: str
+    status: str
+    requester: str
+    lender: str
+    created: float
+    supplied_time: float | None = None
+    title: str = ""
+
+
+def test_ill_figures_from_a_handful_of_requests():
+    loans = [
+        Loan("a", "LoanCompleted", "MSK", "SPB", 0, supplied_time=10 * HOUR),
+        Loan("b", "LoanCompleted", "MSK", "TVER", 0, supplied_time=50 * HOUR),
+        Loan("c", "Loaned", "SPB", "MSK", 0, supplied_time=80 * HOUR),
+        Loan("d", "Unfilled", "TVER", "", 0),
+        Loan("e", "WillSupply", "TVER", "MSK", 100 * HOUR),
+        Loan("f", "RequestReceived", "SPB", "", 50 * HOUR),
+    ]
+    stats = ill_stats(loans, now=200 * HOUR)
+    assert stats.open_by_status == {"RequestReceived": 1, "WillSupply": 1, "Loaned": 1}
+    assert stats.finished == 3 and stats.filled == 2
+    assert stats.fill_rate == pytest.approx(2 / 3)
+    assert stats.median_turnaround_hours == pytest.approx(50)
+    assert stats.buckets == {"lt48": 1, "48to72": 1, "gt72": 1}
+    assert stats.balance["MSK"] == {"lent": 1, "borrowed": 2}
+    assert stats.balance["SPB"] == {"lent": 1, "borrowed": 1}
+    slowest = [(loan.request_id, age) for loan, age in stats.slowest_open]
+    assert slowest == [("c", 200 * HOUR), ("f", 150 * HOUR), ("e", 100 * HOUR)]
+
+
+def test_charts_say_every_number_in_words_and_escape_labels():
+    svg = str(bar_chart("Open <requests>", [("<b>Loaned</b>", 3), ("Received", 0)]))
+    assert svg.startswith("<svg") and 'role="img"' in svg
+    assert "<title" in svg and "Open &lt;requests&gt;" in svg
+    assert "&lt;b&gt;Loaned&lt;/b&gt;: 3; Received: 0" in svg
+    assert "<b>" not in svg
+    pair = str(paired_bar_chart("Balance", [("MSK", 2, 5)], ("lent", "borrowed")))
+    assert "MSK: lent 2, borrowed 5" in pair
+    assert bar_chart("Nothing", []) == ""
+
+
+def test_russian_and_english_have_the_same_words_and_russian_plurals():
+    assert set(MESSAGES["ru"]) == set(MESSAGES["en"])
+    assert all(MESSAGES["ru"][key] for key in MESSAGES["ru"])
+    ru = Translator("ru")
+    ru._table = {**ru._table, "books": "книга|книги|книг"}
+    assert [ru.plural(n, "books") for n in (1, 3, 5, 11, 21, 112)] == [
+        "1 книга", "3 книги", "5 книг", "11 книг", "21 книга", "112 книг"]
+    assert Translator("en")("results_heading", total=4) == "Found: 4"
+    assert Translator("ru").status("Loaned") == "Отправлен"
+    assert Translator("en")("no-such-key") == "no-such-key"
