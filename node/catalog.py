@@ -83,13 +83,18 @@ class HoldingsCatalog:
             raise NotFound(f"this library holds no record {record_id!r}")
         return found[0]
 
-    async def availability(self, record_id: str = "", isbn: str = "") -> list[HeldRecord]:
-        """The records a record id or an ISBN names, with their copies."""
-        if record_id:
-            return [await self.record(record_id)]
-        if not isbn:
+    async def availability(
+        self, record_id: str = "", isbn: str = ""
+    ) -> tuple[dict[str, list[Item]], int]:
+        """Copies per record a record id or an ISBN names, and this library's open loans."""
+        if not record_id and not isbn:
             raise InvalidArgument("give a record_id or an isbn")
-        return await self.holdings(await self.store.records_with_isbn(normalize_isbn(isbn)))
+        found, open_loans = await self.store.availability(
+            record_id=record_id, isbn="" if record_id else normalize_isbn(isbn)
+        )
+        if record_id and not found:
+            raise NotFound(f"this library holds no record {record_id!r}")
+        return found, open_loans
 
 
 def normalize_isbn(value: str) -> str:

@@ -125,20 +125,21 @@ class LibraryNodeServicer(node_service_pb2_grpc.LibraryNodeServicer):
     async def GetAvailability(self, request, context):  # noqa: N802
         async def call():
             target = request.WhichOneof("target")
-            found = await self.catalog.availability(
+            found, open_loans = await self.catalog.availability(
                 record_id=request.record_id if target == "record_id" else "",
                 isbn=request.isbn if target == "isbn" else "",
             )
-            available = sum(1 for h in found for item in h.items if item.status == "available")
             return node_service_pb2.GetAvailabilityResponse(
                 records=[
                     node_service_pb2.RecordAvailability(
-                        record_id=h.id, items=[item_message(i) for i in h.items]
+                        record_id=record_id, items=[item_message(i) for i in items]
                     )
-                    for h in found
+                    for record_id, items in found.items()
                 ],
-                available_count=available,
-                open_loans=await self.lending.open_loans(),
+                available_count=sum(
+                    item.status == "available" for items in found.values() for item in items
+                ),
+                open_loans=open_loans,
             )
 
         return await _guard(context, call)

@@ -80,10 +80,13 @@ class Importer:
             report.unusable.append(f"{path}: {error.strerror or error}")
             return
         stored = 0
+        # the next batch is read in the worker thread while this one is written
+        pending = asyncio.ensure_future(asyncio.to_thread(next, batches, None))
         while True:
-            batch = await asyncio.to_thread(next, batches, None)
+            batch = await pending
             if batch is None:
                 break
+            pending = asyncio.ensure_future(asyncio.to_thread(next, batches, None))
             holdings, outcomes = batch
             for outcome in outcomes:
                 if isinstance(outcome, RecordError):

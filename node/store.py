@@ -69,21 +69,24 @@ class HoldingsStore:
     # --- writing -----------------------------------------------------------
 
     async def save_holdings(self, holdings: Sequence[Holding], now: int | None = None) -> int:
-        """Insert or update records with their copies; returns how many were new.
+        """Insert or update a batch of records with their copies; returns how many were new.
 
         A re-imported record gets a new datestamp. Its copies are matched by
-        barcode so a copy out on loan keeps its circulation state.
+        barcode so a copy out on loan keeps its circulation state. The batch is
+        written with a handful of set-wise statements, not per record, because
+        each statement is a thread hop in aiosqlite.
         """
         now = int(time.time()) if now is None else now
-        new = 0
+        holdings = list({h.id: h for h in holdings}.values())  # the last one of an id wins
+        ids = [h.id for h in holdings]
         async with self.transaction() as db:
-            for holding in holdings:
-                async with db.execute(
-                    "SELECT 1 FROM records WHERE id = ? AND deleted = 0", (holding.id,)
-                ) as cur:
-                    new += (await cur.fetchone()) is None
-                await _write_holding(db, holding, now)
-        return new
+            marks = ",".join("?" * len(ids))
+            async with db.execute(
+                f"SELECT COUNT(*) FROM records WHERE deleted = 0 AND id IN ({marks})", ids
+            ) as cur:
+                existing = (await cur.fetchone())[0]
+            await _write_holdings(db, holdings, now)
+        return len(holdings) - existing
 
     async def delete_record(self, record_id: str, now: int | None = None) -> int:
         """Mark a record deleted (kept for OAI-PMH), drop its copies; its datestamp."""
@@ -130,6 +133,35 @@ class HoldingsStore:
         for row in rows:
             found[row["record_id"]].append(item_from_row(row))
         return found
+
+    async def availability(
+        self, record_id: str = "", isbn: str = ""
+    ) -> tuple[dict[str, list[Item]], int]:
+        """Copies of a record (or of every record with an ISBN) and the open loans, in one query.
+
+        One query because availability is the call peers make most: each
+        aiosqlite round trip costs more than the lookup itself.
+        """
+        target = (
+            "r.id = ?"
+            if record_id
+            else ("r.id IN (SELECT record_id FROM record_isbns WHERE isbn = ?)")
+        )
+        rows = await self.fetchall(
+            "SELECT r.id AS rid, i.*, (SELECT COUNT(*) FROM loans WHERE status IN"
+            " ('WillSupply', 'Loaned', 'Overdue', 'Recalled')) AS open_loans"
+            " FROM (SELECT 1) LEFT JOIN records r ON " + target + " AND r.deleted = 0"
+            " LEFT JOIN items i ON i.record_id = r.id ORDER BY r.id, i.id",
+            (record_id or isbn,),
+        )
+        found: dict[str, list[Item]] = {}
+        for row in rows:
+            if row["rid"] is None:
+                continue
+            copies = found.setdefault(row["rid"], [])
+            if row["id"] is not None:
+                copies.append(item_from_row(row))
+        return found, int(rows[0]["open_loans"]) if rows else 0
 
     async def records_with_isbn(self, isbn: str) -> list[str]:
         rows = await self.fetchall(
@@ -307,45 +339,56 @@ async def _migrate(db: aiosqlite.Connection) -> None:
         await db.commit()
 
 
-async def _write_holding(db: aiosqlite.Connection, holding: Holding, now: int) -> None:
-    """Upsert one record, its ISBNs, sets and copies (inside a transaction)."""
-    locations = [location_set(item.location) for item in holding.items if item.location]
-    parents = [PARENT_SETS[1]] + ([PARENT_SETS[0]] if locations else [])
-    sets = list(dict.fromkeys([*parents, schema_set(holding.schema), *locations]))
-    await db.execute(
+async def _write_holdings(db: aiosqlite.Connection, holdings: list[Holding], now: int) -> None:
+    """Upsert records, their ISBNs, sets and copies (inside a transaction)."""
+    ids = [h.id for h in holdings]
+    marks = ",".join("?" * len(ids))
+    sets = {h.id: _sets_of(h) for h in holdings}
+    await db.executemany(
         "INSERT INTO records (id, datestamp, deleted, schema, title, summary, search_text,"
         " sets, marcxml, oai_dc) VALUES (?, ?, 0, ?, ?, ?, ?, ?, ?, ?)"
         " ON CONFLICT (id) DO UPDATE SET datestamp = excluded.datestamp, deleted = 0,"
         " schema = excluded.schema, title = excluded.title, summary = excluded.summary,"
-        " search_text = excluded.search_text, sets = excluded.sets, marcxml = excluded.marcxml,"
-        " oai_dc = excluded.oai_dc",
-        (
-            holding.id,
-            now,
-            holding.schema,
-            holding.title,
-            json.dumps(holding.summary, ensure_ascii=False),
-            holding.search_text,
-            " ".join(spec for spec, _ in sets),
-            holding.marcxml,
-            holding.oai_dc,
-        ),
+        " search_text = excluded.search_text, sets = excluded.sets,"
+        " marcxml = excluded.marcxml, oai_dc = excluded.oai_dc",
+        [
+            (
+                h.id,
+                now,
+                h.schema,
+                h.title,
+                json.dumps(h.summary, ensure_ascii=False),
+                h.search_text,
+                " ".join(spec for spec, _ in sets[h.id]),
+                h.marcxml,
+                h.oai_dc,
+            )
+            for h in holdings
+        ],
     )
-    await db.execute("DELETE FROM record_isbns WHERE record_id = ?", (holding.id,))
+    await db.execute(f"DELETE FROM record_isbns WHERE record_id IN ({marks})", ids)
     await db.executemany(
         "INSERT OR IGNORE INTO record_isbns (isbn, record_id) VALUES (?, ?)",
-        [(isbn, holding.id) for isbn in holding.isbns],
+        [(isbn, h.id) for h in holdings for isbn in h.isbns],
     )
-    await db.executemany("INSERT OR IGNORE INTO sets (spec, name) VALUES (?, ?)", sets)
-    await db.execute("DELETE FROM record_sets WHERE record_id = ?", (holding.id,))
+    all_sets = {pair for pairs in sets.values() for pair in pairs}
+    await db.executemany("INSERT OR IGNORE INTO sets (spec, name) VALUES (?, ?)", sorted(all_sets))
+    await db.execute(f"DELETE FROM record_sets WHERE record_id IN ({marks})", ids)
     await db.executemany(
         "INSERT OR IGNORE INTO record_sets (set_spec, record_id) VALUES (?, ?)",
-        [(spec, holding.id) for spec, _ in sets],
+        [(spec, record_id) for record_id, pairs in sets.items() for spec, _ in pairs],
     )
-    await _write_items(db, holding)
+    await _write_items(db, holdings)
 
 
-async def _write_items(db: aiosqlite.Connection, holding: Holding) -> None:
+def _sets_of(holding: Holding) -> list[tuple[str, str]]:
+    """The sets a record belongs to: its schema, its copies' locations, their parents."""
+    locations = [location_set(item.location) for item in holding.items if item.location]
+    parents = [PARENT_SETS[1]] + ([PARENT_SETS[0]] if locations else [])
+    return list(dict.fromkeys([*parents, schema_set(holding.schema), *locations]))
+
+
+async def _write_items(db: aiosqlite.Connection, holdings: list[Holding]) -> None:
     """Copies matched by barcode; a copy in circulation keeps its state."""
     await db.executemany(
         "INSERT INTO items (record_id, barcode, location, call_number, status, due)"
@@ -356,14 +399,14 @@ async def _write_items(db: aiosqlite.Connection, holding: Holding) -> None:
         " due = CASE WHEN items.status IN ('on_loan', 'reserved', 'in_transit')"
         " THEN items.due ELSE excluded.due END",
         [
-            (holding.id, item.barcode, item.location, item.call_number, item.status, item.due)
-            for item in holding.items
+            (h.id, item.barcode, item.location, item.call_number, item.status, item.due)
+            for h in holdings
+            for item in h.items
         ],
     )
-    barcodes = [item.barcode for item in holding.items]
-    marks = ",".join("?" * len(barcodes)) or "''"
-    await db.execute(
-        f"DELETE FROM items WHERE record_id = ? AND barcode NOT IN ({marks})"
+    # copies the export no longer lists go, unless they are out in circulation
+    await db.executemany(
+        "DELETE FROM items WHERE record_id = ? AND barcode NOT IN (SELECT value FROM json_each(?))"
         " AND status NOT IN ('on_loan', 'reserved', 'in_transit')",
-        [holding.id, *barcodes],
+        [(h.id, json.dumps([item.barcode for item in h.items])) for h in holdings],
     )
