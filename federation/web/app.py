@@ -19,9 +19,9 @@ from aiohttp import web
 
 from federation.web import filters, reader, staff_pages
 from federation.web.backend import WebBackend
-from federation.web.i18n import LANGUAGES, Translator, language_of
+from federation.web.i18n import LANG, LANGUAGES, Translator, language_of
 from federation.web.metrics import WebMetrics
-from federation.web.session import csrf_middleware, session_middleware
+from federation.web.session import SESSION, csrf_middleware, session_middleware
 from federation.web.staff import StaffStore
 
 log = logging.getLogger(__name__)
@@ -92,8 +92,8 @@ def _environment() -> jinja2.Environment:
 
 def render(request: web.Request, template: str, status: int = 200, **context) -> web.Response:
     """A page in the request's language, with the session's CSRF token and flash."""
-    session = request["session"]
-    lang = request["lang"]
+    session = request[SESSION]
+    lang = request[LANG]
     context.setdefault("title", "")
     html = request.app[JINJA].get_template(template).render(
         t=Translator(lang),
@@ -119,7 +119,7 @@ def _take_flash(session) -> dict | None:
 
 def flash(request: web.Request, key: str, kind: str = "info") -> None:
     """A one-time message (a translation key) shown on the next page."""
-    request["session"].set("flash", {"key": key, "kind": kind})
+    request[SESSION].set("flash", {"key": key, "kind": kind})
 
 
 @web.middleware
@@ -145,9 +145,9 @@ def _secure_headers(response: web.StreamResponse) -> None:
 
 @web.middleware
 async def _language_middleware(request: web.Request, handler):
-    request["lang"] = language_of(request)
+    request[LANG] = language_of(request)
     response = await handler(request)
-    response.headers.setdefault("Content-Language", request["lang"])
+    response.headers.setdefault("Content-Language", request[LANG])
     response.headers["Vary"] = "Accept-Language, Cookie"
     return response
 
@@ -176,7 +176,7 @@ def safe_next(target: str | None, default: str = "/") -> str:
 async def switch_language(request: web.Request) -> web.Response:
     lang = request.match_info["lang"]
     if lang in LANGUAGES:
-        request["session"].set("lang", lang)
+        request[SESSION].set("lang", lang)
     raise web.HTTPSeeOther(safe_next(request.query.get("next")))
 
 

@@ -19,7 +19,6 @@ from typing import Any
 import grpc
 from libfed.v1 import patron_service_pb2, patron_service_pb2_grpc
 
-from federation.coordinator.auth import coordinator_credential
 from federation.coordinator.model import Action, RotaEntry
 from federation.coordinator.reports import report_requester
 from federation.coordinator.service import Submission
@@ -160,7 +159,9 @@ class CoordinatorBackend:
         if channel is None:
             channel = self._channels[node.grpc_address] = grpc.aio.insecure_channel(node.grpc_address)
         stub = patron_service_pb2_grpc.PatronsStub(channel)
-        metadata = (("authorization", f"Bearer {coordinator_credential(self._secret, node.symbol)}"),)
+        # The gateway's own credential for this node: the Patrons service trusts
+        # exactly the caller the node's loan calls trust.
+        metadata = self.gateway._metadata(node)
         try:
             with self._timed("VerifyPatron"):
                 reply = await stub.VerifyPatron(

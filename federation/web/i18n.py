@@ -10,8 +10,11 @@ from __future__ import annotations
 from aiohttp import web
 
 from federation.web.messages import MESSAGES, STATUS_NAMES
+from federation.web.session import SESSION
 
 LANGUAGES = ("ru", "en")
+#: Where a request keeps its language.
+LANG = web.RequestKey("lang", str) if hasattr(web, "RequestKey") else "lang"
 DEFAULT = "ru"
 
 
@@ -34,7 +37,7 @@ def preferred(accept_language: str) -> str:
 
 def language_of(request: web.Request) -> str:
     """The session's choice, else the browser's preference, else Russian."""
-    chosen = request["session"].get("lang")
+    chosen = request[SESSION].get("lang")
     if chosen in LANGUAGES:
         return chosen
     return preferred(request.headers.get("Accept-Language", ""))

@@ -24,6 +24,7 @@ from federation.errors import (
     Unavailable,
 )
 from federation.web.backend import PatronIdentity
+from federation.web.session import SESSION
 
 PAGE_SIZE = 10
 FACETS = ("library", "year", "language", "format")
@@ -51,7 +52,7 @@ def _app_parts(request: web.Request):
 
 
 def patron_of(request: web.Request) -> PatronIdentity | None:
-    data = request["session"].get("patron")
+    data = request[SESSION].get("patron")
     if not data:
         return None
     return PatronIdentity(data["library"], data["patron_ref"], data.get("display_name", ""))
@@ -137,7 +138,7 @@ async def _verify(request: web.Request, form) -> PatronIdentity | str:
         return "card_blocked"
     except Unavailable:
         return "home_library_down"
-    request["session"].set(
+    request[SESSION].set(
         "patron",
         {"library": patron.library, "patron_ref": patron.patron_ref, "display_name": patron.display_name},
     )
@@ -189,7 +190,7 @@ async def sign_in(request: web.Request) -> web.Response:
 
 
 async def sign_out(request: web.Request) -> web.Response:
-    request["session"].drop("patron")
+    request[SESSION].drop("patron")
     raise web.HTTPSeeOther("/")
 
 

@@ -49,6 +49,10 @@ class Session(dict):
         return self["csrf"]
 
 
+#: Where a request keeps its session (a typed key where aiohttp has them).
+SESSION = web.RequestKey("session", Session) if hasattr(web, "RequestKey") else "session"
+
+
 def _sign(secret: bytes, payload: bytes) -> str:
     return hmac.new(secret, payload, hashlib.sha256).hexdigest()
 
@@ -77,12 +81,12 @@ def loads(secret: bytes, value: str | None, *, max_age: int = MAX_AGE) -> dict[s
 
 
 def session_middleware(secret: bytes, *, secure: bool = False):
-    """Loads ``request["session"]`` and writes the cookie back when it changed."""
+    """Loads ``request[SESSION]`` and writes the cookie back when it changed."""
 
     @web.middleware
     async def middleware(request: web.Request, handler):
         session = Session(loads(secret, request.cookies.get(COOKIE)))
-        request["session"] = session
+        request[SESSION] = session
         try:
             response = await handler(request)
         except web.HTTPException as exc:
@@ -115,7 +119,7 @@ def csrf_middleware():
         if request.method in {"POST", "PUT", "PATCH", "DELETE"}:
             form = await request.post()
             sent = str(form.get(CSRF_FIELD, ""))
-            expected = request["session"].get("csrf", "")
+            expected = request[SESSION].get("csrf", "")
             if not expected or not hmac.compare_digest(sent, expected):
                 raise web.HTTPForbidden(
                     text="This form has expired or was not sent from this site. "

@@ -12,6 +12,7 @@ import time
 from aiohttp import web
 
 from federation.errors import NotFound, Unauthenticated
+from federation.web.session import SESSION
 from federation.web.stats import ill_stats
 
 PUBLIC = {"/staff/login"}
@@ -35,7 +36,7 @@ def _parts(request: web.Request):
 
 
 def _require_staff(request: web.Request) -> str:
-    user = request["session"].get("staff")
+    user = request[SESSION].get("staff")
     if not user:
         raise web.HTTPSeeOther(f"/staff/login?next={request.path}")
     return user
@@ -57,14 +58,14 @@ async def login(request: web.Request) -> web.Response:
         user = await store.authenticate(str(form.get("username", "")), str(form.get("password", "")))
     except Unauthenticated:
         raise web.HTTPSeeOther(f"/staff/login?error=bad_login&next={target}") from None
-    session = request["session"]
+    session = request[SESSION]
     session.set("staff", user)
     session.drop("csrf")  # a new form token after login
     raise web.HTTPSeeOther(target)
 
 
 async def logout(request: web.Request) -> web.Response:
-    request["session"].drop("staff")
+    request[SESSION].drop("staff")
     raise web.HTTPSeeOther("/staff/login")
 
 
