@@ -59,6 +59,19 @@ class Translator:
         name = str(status)
         return STATUS_NAMES[self.lang].get(name, name)
 
+    def duration(self, seconds: float | None) -> str:
+        """A span of time in the reader's units ('3 ч', '42 s')."""
+        if seconds is None:
+            return "—"
+        seconds = max(0.0, float(seconds))
+        for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+            if seconds >= size:
+                return f"{seconds / size:.0f} {self('unit_' + unit)}"
+        return f"{seconds:.0f} {self('unit_s')}"
+
+    def ago(self, when: float | None, now: float) -> str:
+        return "—" if not when else self("ago", span=self.duration(now - float(when)))
+
     def plural(self, count: int, key: str) -> str:
         """Russian has three plural forms (1 книга, 2 книги, 5 книг)."""
         forms = self(key).split("|")

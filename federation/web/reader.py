@@ -120,6 +120,8 @@ async def record(request: web.Request) -> web.Response:
         request, "record.html", cluster=cluster, availability=availability,
         libraries=libraries, names={lib.symbol: lib.name for lib in libraries},
         error_key=request.query.get("error"),
+        # One key per rendered form: pressing "Request" twice makes one request.
+        idempotency_key=secrets.token_urlsafe(12),
     )
 
 

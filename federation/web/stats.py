@@ -21,6 +21,8 @@ STATUS_ORDER = (
     "Cancelled",
 )
 BUCKETS = ("lt48", "48to72", "gt72")
+#: The lender has sent the item (or copy): it counts as lent and borrowed.
+SHIPPED = FILLED | {"Loaned", "Overdue", "Recalled"}
 
 
 @dataclass(slots=True)
@@ -34,6 +36,7 @@ class IllStats:
     #: library -> {"lent": n, "borrowed": n}
     balance: dict[str, dict[str, int]] = field(default_factory=dict)
     slowest_open: list[Any] = field(default_factory=list)
+    recent: list[Any] = field(default_factory=list)
 
 
 def turnaround_seconds(loan: Any) -> float | None:
@@ -51,7 +54,9 @@ def bucket_of(seconds: float) -> str:
     return "48to72" if hours <= 72 else "gt72"
 
 
-def ill_stats(loans: list[Any], *, slowest: int = 10, now: float | None = None) -> IllStats:
+def ill_stats(
+    loans: list[Any], *, slowest: int = 10, recent: int = 20, now: float | None = None
+) -> IllStats:
     """Open requests by status, fill rate, turnaround and lending balance."""
     now = time.time() if now is None else now
     stats = IllStats(buckets=dict.fromkeys(BUCKETS, 0))
@@ -70,7 +75,7 @@ def ill_stats(loans: list[Any], *, slowest: int = 10, now: float | None = None) 
         if seconds is not None:
             turnarounds.append(seconds)
             stats.buckets[bucket_of(seconds)] += 1
-        if status in FILLED or getattr(loan, "supplied_time", None) is not None:
+        if status in SHIPPED:
             lender = loan.lender
             if lender:
                 stats.balance.setdefault(lender, {"lent": 0, "borrowed": 0})["lent"] += 1
@@ -83,4 +88,5 @@ def ill_stats(loans: list[Any], *, slowest: int = 10, now: float | None = None) 
     open_loans.sort(key=lambda loan: loan.created)
     stats.slowest_open = [(loan, now - loan.created) for loan in open_loans[:slowest]]
     stats.balance = dict(sorted(stats.balance.items()))
+    stats.recent = sorted(loans, key=lambda loan: loan.updated, reverse=True)[:recent]
     return stats
