@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 SCHEMA_VERSION = 1
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 MIN_PASSWORD = 10
+#: Wrong passwords in a row before an account waits LOCK_SECONDS (guessing is slow).
+MAX_FAILURES = 5
+LOCK_SECONDS = 300.0
 _USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{2,64}$")
 _MIGRATIONS = {
     1: """
@@ -65,6 +68,8 @@ class StaffStore:
     def __init__(self, db: aiosqlite.Connection, *, scrypt_n: int) -> None:
         self._db = db
         self._scrypt_n = scrypt_n
+        #: username -> (wrong passwords in a row, locked until); kept in memory only.
+        self._failures: dict[str, tuple[int, float]] = {}
 
     @classmethod
     async def open(cls, path: str | Path, *, scrypt_n: int = SCRYPT_N) -> StaffStore:
@@ -111,8 +116,19 @@ class StaffStore:
         )
         stored = rows[0][0] if rows else _DUMMY
         ok = await asyncio.to_thread(check_password, password, stored)
+        failures, locked_until = self._failures.get(username, (0, 0.0))
+        if locked_until > time.monotonic():
+            ok = False
+        elif not rows or not ok:
+            failures += 1
+            locked = time.monotonic() + LOCK_SECONDS if failures >= MAX_FAILURES else 0.0
+            if locked:
+                log.warning("staff login %r locked for %.0fs after %d wrong passwords",
+                            username, LOCK_SECONDS, failures)
+            self._failures[username] = (0 if locked else failures, locked)
         if not rows or not ok:
             raise Unauthenticated("user name or password not recognised")
+        self._failures.pop(username, None)
         await self._db.execute(
             "UPDATE users SET last_login=? WHERE username=?", (time.time(), username)
         )
