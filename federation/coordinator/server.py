@@ -51,7 +51,11 @@ async def harvest_nodes(store: CoordinatorStore, catalog) -> list:
     summaries = []
     for node in await store.nodes():
         source = Source(name=node.symbol, url=node.oai_url, library=node.symbol)
-        summaries.append(await harvester.harvest(source))
+        try:
+            summaries.append(await harvester.harvest(source))
+        except Exception as error:  # noqa: BLE001 - one bad source must not stop the others
+            log.exception("harvest of %s failed", node.symbol)
+            await catalog.record_error(node.symbol, f"{type(error).__name__}: {error}")
     return summaries
 
 

@@ -182,7 +182,10 @@ class LoanService:
             self._working.discard(request_id)
 
     async def _route(self, request: LoanRequest) -> None:
-        holdings = await self.catalog.holdings(request.cluster_id)
+        try:
+            holdings = await self.catalog.holdings(request.cluster_id)
+        except NotFound:
+            holdings = []  # the work left the catalog since submission: end of rota
         nodes = {node.symbol: node for node in await self.store.nodes()}
         request.rota = await build_rota(
             holdings, request.requester, nodes, self.gateway, self.timing.availability_timeout

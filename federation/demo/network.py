@@ -1,0 +1,146 @@
+"""Building a federation of separate processes in one folder: coordinator + nodes.
+
+Used by ``libfed demo`` and by the end-to-end tests. Every step is a real
+`libfed` command (``node init``, ``node import``, ``coordinator add-node``,
+``node join``, ``node serve``, ``coordinator serve``), so the demo exercises
+exactly what an administrator would type.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+from libfed.v1 import coordinator_service_pb2 as pb
+from libfed.v1 import coordinator_service_pb2_grpc as pb_grpc
+
+from federation.coordinator.config import CoordinatorConfig
+from federation.demo.processes import ProcessGroup, wait_for_port
+from federation.errors import LibfedError, Unavailable
+
+
+class CommandFailed(LibfedError):
+    """A `libfed` command of the demo exited with an error."""
+
+
+@dataclass
+class Library:
+    """One library of the run: where its files are and where it listens."""
+
+    symbol: str
+    name: str
+    config: Path
+    grpc_address: str = ""
+    oai_url: str = ""
+    token: str = ""
+
+    @property
+    def process(self) -> str:
+        return f"node-{self.symbol}"
+
+
+@dataclass
+class FederationRun:
+    """A coordinator and its nodes under ``root``, each its own process."""
+
+    root: Path
+    group: ProcessGroup = field(default_factory=ProcessGroup)
+    libraries: dict[str, Library] = field(default_factory=dict)
+    coordinator_config: Path | None = None
+
+    # -- commands ------------------------------------------------------------------
+
+    def cli(self, *args: str, timeout: float = 120.0) -> str:
+        """Run `libfed args…`; its stdout, or CommandFailed with its stderr."""
+        done = self.group.run([str(a) for a in args], timeout=timeout)
+        if done.returncode != 0:
+            raise CommandFailed(f"libfed {' '.join(map(str, args))}: {done.stderr.strip()}")
+        return done.stdout
+
+    def cli_json(self, *args: str):
+        return json.loads(self.cli(*args, "--json"))
+
+    # -- building ------------------------------------------------------------------
+
+    def init_coordinator(self, port: int, **settings) -> CoordinatorConfig:
+        directory = self.root / "coordinator"
+        self.cli("coordinator", "init", "--dir", directory, "--grpc-port", str(port))
+        self.coordinator_config = directory / "coordinator.toml"
+        config = CoordinatorConfig.load(self.coordinator_config)
+        for key, value in settings.items():
+            setattr(config, key, value)
+        config.write(self.coordinator_config)
+        return config
+
+    def add_library(self, symbol: str, name: str, files: list[Path]) -> Library:
+        """Create a node, load its records, register it and let it join."""
+        from node import config as node_config
+
+        directory = self.root / symbol.lower()
+        self.cli("node", "init", "--symbol", symbol, "--name", name, "--dir", directory)
+        path = directory / "node.toml"
+        if files:
+            self.cli("node", "import", "--config", path, *files, timeout=300)
+        loaded = node_config.load(path)
+        library = Library(symbol, name, path, grpc_address=loaded.grpc_listen,
+                          oai_url=f"http://{loaded.http_listen}/oai")
+        answer = self.cli_json("coordinator", "add-node", "--config", self.coordinator_config,
+                               "--symbol", symbol, "--name", name, "--grpc",
+                               library.grpc_address, "--oai", library.oai_url)
+        library.token = answer["token"]
+        self.cli("node", "join", "--config", path, "--coordinator", self.coordinator_address,
+                 "--token", library.token)
+        self.libraries[symbol] = library
+        return library
+
+    # -- processes -----------------------------------------------------------------
+
+    @property
+    def coordinator_address(self) -> str:
+        return CoordinatorConfig.load(self.coordinator_config).listen
+
+    def start_node(self, symbol: str) -> None:
+        library = self.libraries[symbol]
+        log = library.config.parent / "node.log"
+        process = self.group.start(library.process, ["node", "serve", "--config",
+                                                     str(library.config)], log)
+        wait_for_port(library.grpc_address, process=process, log=log)
+        wait_for_port(library.oai_url.split("/")[2], process=process, log=log)
+
+    def start_nodes(self) -> None:
+        for symbol in self.libraries:
+            self.start_node(symbol)
+
+    def start_coordinator(self) -> None:
+        log = self.coordinator_config.parent / "coordinator.log"
+        process = self.group.start("coordinator", ["-v", "coordinator", "serve", "--config",
+                                                   str(self.coordinator_config)], log)
+        wait_for_port(self.coordinator_address, process=process, log=log)
+
+    def network_status(self, timeout: float = 10.0) -> pb.NetworkStatus:
+        with grpc.insecure_channel(self.coordinator_address) as channel:
+            try:
+                return pb_grpc.CoordinatorStub(channel).GetNetworkStatus(
+                    pb.GetNetworkStatusRequest(), timeout=timeout)
+            except grpc.RpcError as error:
+                raise Unavailable(f"coordinator: {error.details()}") from None
+
+    def wait_harvested(self, timeout: float = 120.0) -> pb.NetworkStatus:
+        """Until every node's records are in the union catalog and every node is up."""
+        deadline = time.monotonic() + timeout
+        while True:
+            status = self.network_status()
+            harvested = {s.name for s in status.sources if s.HasField("last_harvest")}
+            up = {n.symbol for n in status.nodes if n.up}
+            if set(self.libraries) <= harvested and set(self.libraries) <= up:
+                return status
+            if time.monotonic() > deadline:
+                raise Unavailable(f"harvest not done after {timeout:g}s: harvested {harvested},"
+                                  f" up {up}")
+            time.sleep(0.3)
+
+    def stop(self) -> None:
+        self.group.stop_all()

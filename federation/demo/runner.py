@@ -1,0 +1,119 @@
+"""`libfed demo`: build, start and show a federation; stop everything on the way out."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import signal
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from federation.demo.data import LIBRARIES, files_for
+from federation.demo.network import FederationRun
+from federation.demo.script import Story, clusters_held_by_many
+from federation.errors import ConfigError
+
+MARKER = ".libfed-demo"
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def prepare(root: Path) -> None:
+    """A fresh run folder; an old demo run is replaced, anything else is left alone."""
+    if root.exists():
+        if not (root / MARKER).exists():
+            raise ConfigError(f"{root} exists and is not a demo run folder; choose another --dir")
+        shutil.rmtree(root)
+    root.mkdir(parents=True)
+    (root / MARKER).write_text("created by `libfed demo`; deleted by the next run\n")
+
+
+def build(run: FederationRun, console: Console) -> None:
+    web_port = free_port()
+    run.init_coordinator(
+        free_port(), answer_deadline=600.0, health_interval=5.0, harvest_interval=300.0,
+        tick_interval=0.5, availability_timeout=2.0, web_listen=f"127.0.0.1:{web_port}",
+    )
+    for spec in LIBRARIES:
+        files = files_for(spec, run.root / "slices")
+        console.print(f"  {spec.symbol:4} {spec.name}: importing {len(files)} file(s)")
+        run.add_library(spec.symbol, spec.name, files)
+
+
+def where(run: FederationRun, console: Console) -> None:
+    table = Table(title="where everything listens")
+    for column in ("process", "gRPC", "OAI-PMH / web", "folder"):
+        table.add_column(column)
+    from federation.coordinator.config import CoordinatorConfig
+
+    config = CoordinatorConfig.load(run.coordinator_config)
+    web = f"http://{config.web_listen}/" if config.web_listen else ""
+    table.add_row("coordinator", config.listen, web, str(config.home))
+    for library in run.libraries.values():
+        table.add_row(f"node {library.symbol}", library.grpc_address, library.oai_url,
+                      str(library.config.parent))
+    console.print(table)
+
+
+def run_demo(root: Path, *, once: bool, console: Console | None = None) -> int:
+    console = console or Console()
+    root = root.resolve()
+    prepare(root)
+    run = FederationRun(root)
+    started = time.monotonic()
+    try:
+        console.rule("libfed demo: building a federation of real libraries")
+        build(run, console)
+        console.print("starting one process per library and the coordinator…")
+        run.start_nodes()
+        run.start_coordinator()
+        status = run.wait_harvested(timeout=180)
+        console.print(f"union catalog: {status.catalog_records} records in "
+                      f"{status.catalog_clusters} clusters "
+                      f"({time.monotonic() - started:.0f}s)")
+        console.rule("interlibrary loans")
+        works = asyncio.run(clusters_held_by_many(
+            run.coordinator_config.parent / "catalog.sqlite"))
+        story = Story(run, console)
+        story.loan_to_completion(works)
+        story.copy_request(works)
+        failover = story.failover(works)
+        story.russian_loan(works)
+        story.cancelled(works)
+        console.rule(f"request {failover} (the failover)")
+        console.print(run.cli("request", "show", failover, "--config", run.coordinator_config))
+        console.rule("the network")
+        console.print(run.cli("status", "--coordinator", run.coordinator_address))
+        where(run, console)
+        if once:
+            return 0
+        console.print("[bold]running; press Ctrl-C to stop every process[/bold]")
+        _wait_for_interrupt()
+        return 0
+    finally:
+        console.print("stopping…")
+        run.stop()
+
+
+def _wait_for_interrupt() -> None:
+    stopped = False
+
+    def stop(*_):
+        nonlocal stopped
+        stopped = True
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        while not stopped:
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass

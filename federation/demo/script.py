@@ -1,0 +1,113 @@
+"""The demo's story: a handful of loans through their ISO 18626 lifecycle.
+
+Every step is a `libfed` command, printed before it runs, so the output doubles
+as a tutorial. One loan fails over: the first lender's staff find the shelf
+empty (Unfilled, NotOnShelf) and the coordinator offers it to the next library.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from rich.console import Console
+
+from federation.demo.network import FederationRun
+
+
+@dataclass
+class Work:
+    cluster_id: str
+    libraries: list[str]
+
+
+async def clusters_held_by_many(catalog_path) -> list[Work]:
+    """Clusters of the union catalog with their holding libraries, most-held first."""
+    from federation.catalog import UnionCatalog
+
+    works = []
+    async with await UnionCatalog.open(catalog_path) as catalog:
+        async for cluster in catalog.dump():
+            libraries = sorted({m["library"] for m in cluster["members"]})
+            if len(libraries) > 1:
+                works.append(Work(cluster["cluster_id"], libraries))
+    works.sort(key=lambda w: (-len(w.libraries), w.cluster_id))
+    return works
+
+
+class Story:
+    """Runs the scripted loans against a started federation."""
+
+    def __init__(self, run: FederationRun, console: Console) -> None:
+        self.run = run
+        self.console = console
+
+    def step(self, symbol: str, *args: str) -> dict:
+        """`libfed node <args> --config <symbol's node.toml> --json`, printed and run."""
+        config = self.run.libraries[symbol].config
+        shown = " ".join(["libfed node", args[0], "--config", f"{symbol.lower()}/node.toml",
+                          *args[1:]])
+        self.console.print(f"  [dim]$ {shown}[/dim]")
+        out = self.run.cli("node", args[0], "--config", config, *args[1:], "--json")
+        data = json.loads(out)
+        lender = data.get("lender_symbol") or "—"
+        self.console.print(f"    → {data['status']} (lender {lender})")
+        return data
+
+    def pick(self, works: list[Work], requester: str, lenders: int) -> Work:
+        for work in works:
+            others = [lib for lib in work.libraries if lib != requester]
+            if requester in self.run.libraries and len(others) >= lenders:
+                works.remove(work)
+                return work
+        raise LookupError(f"no work held by {lenders} libraries besides {requester}")
+
+    def loan_to_completion(self, works: list[Work]) -> str:
+        work = self.pick(works, "BL", 2)
+        self.console.print(f"[bold]1. A reader at BL borrows a book held by "
+                           f"{', '.join(lib for lib in work.libraries if lib != 'BL')}[/bold]")
+        request = self.step("BL", "request", "--patron", "BL-1001", "--cluster", work.cluster_id,
+                            "--pickup", "Reading Room")
+        rid, lender = request["request_id"], request["lender_symbol"]
+        self.step(lender, "ship", rid)
+        self.step("BL", "receive", rid)
+        self.step("BL", "return", rid)
+        self.step(lender, "checkin", rid)
+        return rid
+
+    def copy_request(self, works: list[Work]) -> str:
+        work = self.pick(works, "PUL", 1)
+        self.console.print("[bold]2. A reader at PUL asks for a scan (Copy)[/bold]")
+        request = self.step("PUL", "request", "--patron", "PUL-77", "--cluster",
+                            work.cluster_id, "--copy")
+        self.step(request["lender_symbol"], "ship", request["request_id"])
+        return request["request_id"]
+
+    def failover(self, works: list[Work]) -> str:
+        work = self.pick(works, "DNB", 2)
+        self.console.print("[bold]3. A loan fails over: the first lender cannot find the book"
+                           "[/bold]")
+        request = self.step("DNB", "request", "--patron", "DNB-4711", "--cluster",
+                            work.cluster_id)
+        rid, first = request["request_id"], request["lender_symbol"]
+        moved = self.step(first, "answer", rid, "--reason", "NotOnShelf")
+        self.step(moved["lender_symbol"], "ship", rid)
+        return rid
+
+    def russian_loan(self, works: list[Work]) -> str | None:
+        try:
+            work = self.pick(works, "NLR", 1)
+        except LookupError:
+            return None
+        self.console.print("[bold]4. Читатель РНБ заказывает книгу из другой библиотеки[/bold]")
+        request = self.step("NLR", "request", "--patron", "НЛР-42", "--cluster", work.cluster_id)
+        self.step(request["lender_symbol"], "ship", request["request_id"])
+        self.step("NLR", "receive", request["request_id"])
+        return request["request_id"]
+
+    def cancelled(self, works: list[Work]) -> str:
+        work = self.pick(works, "GWU", 1)
+        self.console.print("[bold]5. A reader at GWU changes their mind (Cancel)[/bold]")
+        request = self.step("GWU", "request", "--patron", "GWU-5", "--cluster", work.cluster_id)
+        self.step("GWU", "cancel", request["request_id"], "--reason", "no longer needed")
+        return request["request_id"]
