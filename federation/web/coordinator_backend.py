@@ -118,7 +118,10 @@ class CoordinatorBackend:
 
     async def availability(self, cluster_id: str, timeout: float) -> list[Availability]:
         """Each holding library asked now, all at once; silence within ``timeout`` is unknown."""
-        holdings = await self.catalog.holdings(cluster_id)
+        try:
+            holdings = await self.catalog.holdings(cluster_id)
+        except NotFound:
+            return []
         nodes = {node.symbol: node for node in await self.store.nodes()}
         by_library: dict[str, list[str]] = defaultdict(list)
         for holding in holdings:

@@ -52,6 +52,21 @@ def percent(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.0f} %"
 
 
+#: ISO 639-2/B codes of the catalog → BCP 47 tags for ``lang`` attributes.
+_LANG_TAGS = {
+    "rus": "ru", "eng": "en", "ger": "de", "fre": "fr", "spa": "es", "ita": "it", "ukr": "uk",
+    "bel": "be", "pol": "pl", "lat": "la", "chu": "cu", "heb": "he", "grc": "grc", "gre": "el",
+    "tat": "tt", "kaz": "kk", "chi": "zh", "jpn": "ja", "ara": "ar", "dut": "nl", "swe": "sv",
+}
+
+
+def lang_attr(language: str | None) -> str:
+    """The BCP 47 tag of a record's language, so screen readers voice its title right."""
+    return _LANG_TAGS.get((language or "").lower(), "")
+
+
 def install(env: jinja2.Environment) -> None:
-    env.filters.update(when=when, iso=iso, ago=ago, duration=duration, percent=percent)
+    env.filters.update(
+        when=when, iso=iso, ago=ago, duration=duration, percent=percent, lang_attr=lang_attr
+    )
     env.globals.update(bar_chart=charts.bar_chart, paired_bar_chart=charts.paired_bar_chart)
