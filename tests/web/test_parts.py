@@ -35,6 +35,7 @@ class Loan:
     created: float
     supplied_time: float | None = None
     title: str = ""
+    updated: float = 0.0
 
 
 def test_ill_figures_from_a_handful_of_requests():
@@ -56,6 +57,7 @@ def test_ill_figures_from_a_handful_of_requests():
     assert stats.balance["SPB"] == {"lent": 1, "borrowed": 1}
     slowest = [(loan.request_id, age) for loan, age in stats.slowest_open]
     assert slowest == [("c", 200 * HOUR), ("f", 150 * HOUR), ("e", 100 * HOUR)]
+    assert stats.balance["TVER"] == {"lent": 1, "borrowed": 0}, "WillSupply is not lent yet"
 
 
 def test_charts_say_every_number_in_words_and_escape_labels():
@@ -79,3 +81,5 @@ def test_russian_and_english_have_the_same_words_and_russian_plurals():
     assert Translator("en")("results_heading", total=4) == "Found: 4"
     assert Translator("ru").status("Loaned") == "Отправлен"
     assert Translator("en")("no-such-key") == "no-such-key"
+    assert Translator("ru").duration(7200) == "2 ч"
+    assert Translator("en").ago(100.0, now=145.0) == "45 s ago"
