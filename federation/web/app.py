@@ -12,27 +12,29 @@ import logging
 import secrets
 import time
 from pathlib import Path
-from urllib.parse import quote
 
 import jinja2
 from aiohttp import web
 
 from federation.web import filters, reader, staff_pages
 from federation.web.backend import WebBackend
-from federation.web.i18n import LANG, LANGUAGES, Translator, language_of
+from federation.web.i18n import LANG, LANGUAGES, language_of
 from federation.web.metrics import WebMetrics
+from federation.web.render import (
+    BACKEND,
+    JINJA,
+    METRICS,
+    SETTINGS,
+    STAFF,
+    render,
+    safe_next,
+)
 from federation.web.session import SESSION, csrf_middleware, session_middleware
 from federation.web.staff import StaffStore
 
 log = logging.getLogger(__name__)
 
 HERE = Path(__file__).parent
-BACKEND = web.AppKey("backend", WebBackend)
-JINJA = web.AppKey("jinja", jinja2.Environment)
-METRICS = web.AppKey("metrics", WebMetrics)
-STAFF = web.AppKey("staff", StaffStore)
-SETTINGS = web.AppKey("settings", dict)
-
 #: Content Security Policy: our own scripts and styles only, no framing.
 CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -90,38 +92,6 @@ def _environment() -> jinja2.Environment:
     return env
 
 
-def render(request: web.Request, template: str, status: int = 200, **context) -> web.Response:
-    """A page in the request's language, with the session's CSRF token and flash."""
-    session = request[SESSION]
-    lang = request[LANG]
-    context.setdefault("title", "")
-    html = request.app[JINJA].get_template(template).render(
-        t=Translator(lang),
-        lang=lang,
-        languages=LANGUAGES,
-        path=request.path_qs,
-        here=quote(request.path_qs, safe=""),
-        csrf_token=session.csrf_token,
-        patron=session.get("patron"),
-        staff_user=session.get("staff"),
-        flash=_take_flash(session),
-        settings=request.app[SETTINGS],
-        **context,
-    )
-    return web.Response(text=html, content_type="text/html", status=status)
-
-
-def _take_flash(session) -> dict | None:
-    message = session.get("flash")
-    session.drop("flash")
-    return message
-
-
-def flash(request: web.Request, key: str, kind: str = "info") -> None:
-    """A one-time message (a translation key) shown on the next page."""
-    request[SESSION].set("flash", {"key": key, "kind": kind})
-
-
 @web.middleware
 async def _headers_middleware(request: web.Request, handler):
     started = time.perf_counter()
@@ -164,13 +134,6 @@ async def _errors_middleware(request: web.Request, handler):
     except Exception:
         log.exception("page %s failed", request.path)
         return render(request, "error.html", status=500, message_key="server_error")
-
-
-def safe_next(target: str | None, default: str = "/") -> str:
-    """Only local paths: a redirect target from a form can never leave the site."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return default
-    return target
 
 
 async def switch_language(request: web.Request) -> web.Response:

@@ -24,6 +24,7 @@ from federation.errors import (
     Unavailable,
 )
 from federation.web.backend import PatronIdentity
+from federation.web.render import BACKEND, SETTINGS, flash, render
 from federation.web.session import SESSION
 
 PAGE_SIZE = 10
@@ -45,12 +46,6 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_post("/my/{request_id}/cancel", cancel, name="cancel")
 
 
-def _app_parts(request: web.Request):
-    from federation.web.app import BACKEND, SETTINGS, flash, render
-
-    return request.app[BACKEND], request.app[SETTINGS], flash, render
-
-
 def patron_of(request: web.Request) -> PatronIdentity | None:
     data = request[SESSION].get("patron")
     if not data:
@@ -69,7 +64,7 @@ def build_query(words: str, filters: dict[str, str]) -> str:
 
 
 async def search(request: web.Request) -> web.Response:
-    backend, _, _, render = _app_parts(request)
+    backend = request.app[BACKEND]
     words = request.query.get("q", "")
     filters = {name: request.query.get(name, "") for name in FACETS}
     try:
@@ -106,7 +101,7 @@ async def _library_names(backend) -> dict[str, str]:
 
 
 async def record(request: web.Request) -> web.Response:
-    backend, settings, _, render = _app_parts(request)
+    backend, settings = request.app[BACKEND], request.app[SETTINGS]
     cluster_id = request.match_info["cluster_id"]
     try:
         cluster = await backend.cluster(cluster_id)
@@ -127,7 +122,7 @@ async def record(request: web.Request) -> web.Response:
 
 async def _verify(request: web.Request, form) -> PatronIdentity | str:
     """The reader, from the form's library, card and PIN; or the error message key."""
-    backend, *_ = _app_parts(request)
+    backend = request.app[BACKEND]
     library = str(form.get("library", ""))
     card, pin = str(form.get("card", "")).strip(), str(form.get("pin", "")).strip()
     if not library or not card or not pin:
@@ -149,7 +144,7 @@ async def _verify(request: web.Request, form) -> PatronIdentity | str:
 
 async def request_book(request: web.Request) -> web.Response:
     """Card and PIN (or the signed-in reader), then the request goes to the coordinator."""
-    backend, _, flash, _ = _app_parts(request)
+    backend = request.app[BACKEND]
     cluster_id = request.match_info["cluster_id"]
     form = await request.post()
     patron = patron_of(request)
@@ -173,7 +168,7 @@ async def request_book(request: web.Request) -> web.Response:
 
 
 async def my_requests(request: web.Request) -> web.Response:
-    backend, _, _, render = _app_parts(request)
+    backend = request.app[BACKEND]
     patron = patron_of(request)
     if patron is None:
         return render(request, "signin.html", libraries=await backend.libraries(),
@@ -197,7 +192,7 @@ async def sign_out(request: web.Request) -> web.Response:
 
 
 async def _own_request(request: web.Request):
-    backend, *_ = _app_parts(request)
+    backend = request.app[BACKEND]
     patron = patron_of(request)
     if patron is None:
         raise web.HTTPSeeOther("/my")
@@ -212,13 +207,11 @@ async def _own_request(request: web.Request):
 
 
 async def my_request(request: web.Request) -> web.Response:
-    _, _, _, render = _app_parts(request)
     _, _, loan = await _own_request(request)
     return render(request, "my_request.html", loan=loan, cancellable=CANCELLABLE)
 
 
 async def cancel(request: web.Request) -> web.Response:
-    _, _, flash, _ = _app_parts(request)
     backend, patron, loan = await _own_request(request)
     try:
         await backend.cancel_request(loan.request_id, patron)

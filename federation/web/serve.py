@@ -16,8 +16,9 @@ from pathlib import Path
 
 from aiohttp import web
 
-from federation.web.app import METRICS, create_app, start_web
+from federation.web.app import create_app, start_web
 from federation.web.coordinator_backend import CoordinatorBackend
+from federation.web.render import METRICS
 from federation.web.staff import StaffStore
 
 log = logging.getLogger(__name__)

@@ -12,6 +12,7 @@ import time
 from aiohttp import web
 
 from federation.errors import NotFound, Unauthenticated
+from federation.web.render import BACKEND, STAFF, render, safe_next
 from federation.web.session import SESSION
 from federation.web.stats import ill_stats
 
@@ -29,12 +30,6 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/staff/catalog", catalog, name="staff_catalog")
 
 
-def _parts(request: web.Request):
-    from federation.web.app import BACKEND, STAFF, render, safe_next
-
-    return request.app[BACKEND], request.app.get(STAFF), render, safe_next
-
-
 def _require_staff(request: web.Request) -> str:
     user = request[SESSION].get("staff")
     if not user:
@@ -43,13 +38,12 @@ def _require_staff(request: web.Request) -> str:
 
 
 async def login_form(request: web.Request) -> web.Response:
-    _, _, render, safe_next = _parts(request)
     return render(request, "staff_login.html", next=safe_next(request.query.get("next"), "/staff"),
                   error_key=request.query.get("error"))
 
 
 async def login(request: web.Request) -> web.Response:
-    _, store, _, safe_next = _parts(request)
+    store = request.app.get(STAFF)
     form = await request.post()
     target = safe_next(str(form.get("next", "")), "/staff")
     if store is None:
@@ -70,7 +64,7 @@ async def logout(request: web.Request) -> web.Response:
 
 
 async def _network_context(request: web.Request) -> dict:
-    backend, *_ = _parts(request)
+    backend = request.app[BACKEND]
     nodes = sorted(await backend.nodes(), key=lambda node: node.symbol)
     overview = await backend.catalog_overview()
     harvest = {}
@@ -81,27 +75,25 @@ async def _network_context(request: web.Request) -> dict:
 
 async def network(request: web.Request) -> web.Response:
     _require_staff(request)
-    _, _, render, _ = _parts(request)
     return render(request, "staff_network.html", **await _network_context(request))
 
 
 async def network_table(request: web.Request) -> web.Response:
     """Only the table, for the page's small refresh script."""
     _require_staff(request)
-    _, _, render, _ = _parts(request)
     return render(request, "_network_table.html", **await _network_context(request))
 
 
 async def ill(request: web.Request) -> web.Response:
     _require_staff(request)
-    backend, _, render, _ = _parts(request)
+    backend = request.app[BACKEND]
     stats = ill_stats(await backend.all_requests())
     return render(request, "staff_ill.html", stats=stats)
 
 
 async def request_page(request: web.Request) -> web.Response:
     _require_staff(request)
-    backend, _, render, _ = _parts(request)
+    backend = request.app[BACKEND]
     try:
         loan = await backend.get_request(request.match_info["request_id"])
     except NotFound:
@@ -111,5 +103,5 @@ async def request_page(request: web.Request) -> web.Response:
 
 async def catalog(request: web.Request) -> web.Response:
     _require_staff(request)
-    backend, _, render, _ = _parts(request)
+    backend = request.app[BACKEND]
     return render(request, "staff_catalog.html", overview=await backend.catalog_overview())

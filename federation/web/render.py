@@ -1,0 +1,63 @@
+"""What every page handler shares: the app's keys, rendering a page, flashes, redirects.
+
+Kept apart from ``app.py`` so that the handler modules (``reader``,
+``staff_pages``) import it without importing the app factory that imports them.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import jinja2
+from aiohttp import web
+
+from federation.web.backend import WebBackend
+from federation.web.i18n import LANG, LANGUAGES, Translator
+from federation.web.metrics import WebMetrics
+from federation.web.session import SESSION
+from federation.web.staff import StaffStore
+
+BACKEND = web.AppKey("backend", WebBackend)
+JINJA = web.AppKey("jinja", jinja2.Environment)
+METRICS = web.AppKey("metrics", WebMetrics)
+STAFF = web.AppKey("staff", StaffStore)
+SETTINGS = web.AppKey("settings", dict)
+
+def render(request: web.Request, template: str, status: int = 200, **context) -> web.Response:
+    """A page in the request's language, with the session's CSRF token and flash."""
+    session = request[SESSION]
+    lang = request[LANG]
+    html = request.app[JINJA].get_template(template).render(
+        t=Translator(lang),
+        lang=lang,
+        languages=LANGUAGES,
+        path=request.path_qs,
+        here=quote(request.path_qs, safe=""),
+        csrf_token=session.csrf_token,
+        patron=session.get("patron"),
+        staff_user=session.get("staff"),
+        flash=_take_flash(session),
+        settings=request.app[SETTINGS],
+        **context,
+    )
+    return web.Response(text=html, content_type="text/html", status=status)
+
+
+def _take_flash(session) -> dict | None:
+    message = session.get("flash")
+    session.drop("flash")
+    return message
+
+
+def flash(request: web.Request, key: str, kind: str = "info") -> None:
+    """A one-time message (a translation key) shown on the next page."""
+    request[SESSION].set("flash", {"key": key, "kind": kind})
+
+
+def safe_next(target: str | None, default: str = "/") -> str:
+    """Only local paths: a redirect target from a form can never leave the site."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    return target
+
+
