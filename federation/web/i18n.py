@@ -59,6 +59,13 @@ class Translator:
         name = str(status)
         return STATUS_NAMES[self.lang].get(name, name)
 
+    def language(self, code: str | None) -> str:
+        """A record's ISO 639-2 language code as a name, or the code when we lack one."""
+        if not code:
+            return ""
+        key = f"lang_{code.lower()}"
+        return self._table.get(key) or code
+
     def duration(self, seconds: float | None) -> str:
         """A span of time in the reader's units ('3 ч', '42 s')."""
         if seconds is None:

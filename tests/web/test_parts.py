@@ -82,4 +82,6 @@ def test_russian_and_english_have_the_same_words_and_russian_plurals():
     assert Translator("ru").status("Loaned") == "Отправлен"
     assert Translator("en")("no-such-key") == "no-such-key"
     assert Translator("ru").duration(7200) == "2 ч"
+    assert Translator("ru").language("rus") == "русский"
+    assert Translator("en").language("xyz") == "xyz"
     assert Translator("en").ago(100.0, now=145.0) == "45 s ago"
