@@ -14,6 +14,13 @@
         var table = doc.getElementById("network-table");
         var current = document.getElementById("network-table");
         if (table && current) { current.replaceWith(document.importNode(table, true)); }
+        // The summary sits in a live region: touch it only when it changed, so a
+        // screen reader hears "2 of 3 libraries are up" once, not every tick.
+        var summary = doc.getElementById("network-summary");
+        var shown = document.getElementById("network-summary");
+        if (summary && shown && summary.textContent !== shown.textContent) {
+          shown.textContent = summary.textContent;
+        }
       })
       .catch(function () { /* the next tick tries again */ });
   }
