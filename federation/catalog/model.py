@@ -90,3 +90,53 @@ class SearchResult:
     results: list[ClusterSummary]
     #: {"library": {"LIB1": 12, ...}, "year": {...}, "language": {...}, "format": {...}}
     facets: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class ClusterMember:
+    """One record of a cluster, as stored: where it came from and what it says."""
+
+    library: str
+    record_id: str
+    oai_identifier: str
+    source: str
+    datestamp: str
+    schema: str
+    #: The normalized record (``Record.summary()``).
+    normalized: dict
+    #: True for the member whose fields the cluster displays.
+    best: bool = False
+
+
+@dataclass(slots=True)
+class ClusterDetail:
+    """A cluster with everything about it: summary, members, holdings, best record."""
+
+    summary: ClusterSummary
+    members: list[ClusterMember]
+    holdings: list[Holding]
+    #: The most complete member's normalized record.
+    best: dict
+    subjects: list[str] = field(default_factory=list)
+    publisher: str | None = None
+
+
+@dataclass(slots=True)
+class SourceStats:
+    """One source's line in the catalog statistics."""
+
+    name: str
+    library: str
+    records: int
+    quarantined: int
+    last_harvest: str | None
+    last_error: str | None
+
+
+@dataclass(slots=True)
+class CatalogStats:
+    """How big the catalog is, and how each source stands."""
+
+    records: int
+    clusters: int
+    sources: list[SourceStats] = field(default_factory=list)

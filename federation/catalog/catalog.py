@@ -1,0 +1,158 @@
+"""The union catalog service: what writers and readers call.
+
+A plain class over a :class:`~federation.catalog.storage.CatalogStorage`: the
+harvester commits pages through :meth:`UnionCatalog.commit_page`; the
+coordinator, web pages and CLI search and read. It knows nothing of where
+records come from.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sqlite3
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from stdnum import isbn as stdnum_isbn
+
+from federation.catalog.commit import PagePlan, prepare
+from federation.catalog.model import (
+    CatalogStats,
+    ClusterDetail,
+    HarvestedRecord,
+    Holding,
+    QuarantinedRecord,
+    SearchResult,
+    SourceState,
+)
+from federation.catalog.query import parse
+from federation.catalog.sqlite import SqliteStorage
+from federation.catalog.storage import CatalogStorage, cluster_id, cluster_pk
+from federation.errors import InvalidArgument, NotFound
+
+log = logging.getLogger(__name__)
+
+#: The most hits one search page may ask for.
+MAX_LIMIT = 1000
+
+
+class UnionCatalog:
+    """Every harvested record, deduplicated into clusters, searchable."""
+
+    def __init__(self, storage: CatalogStorage) -> None:
+        self._storage = storage
+
+    @classmethod
+    async def open(cls, path: str | Path) -> UnionCatalog:
+        """Open the SQLite catalog at ``path``, creating or migrating it."""
+        return cls(await SqliteStorage.open(path))
+
+    async def close(self) -> None:
+        await self._storage.close()
+
+    async def __aenter__(self) -> UnionCatalog:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- sources ---------------------------------------------------------------
+    async def get_source(self, name: str) -> SourceState | None:
+        """A source's saved configuration and state; ``records`` and ``quarantined``
+        are counted from the catalog itself."""
+        return await self._storage.get_source(name)
+
+    async def save_source(self, state: SourceState) -> None:
+        """Insert or replace a source's configuration and state."""
+        await self._storage.save_source(state)
+
+    async def sources(self) -> list[SourceState]:
+        return await self._storage.sources()
+
+    async def record_error(self, source_name: str, message: str) -> None:
+        """Note on the source why its last run failed (the catalog itself is untouched)."""
+        if not await self._storage.record_error(source_name, message):
+            raise NotFound(f"no harvest source named {source_name!r} in the catalog")
+
+    # -- writing ---------------------------------------------------------------
+    async def commit_page(
+        self,
+        source: SourceState,
+        records: list[HarvestedRecord],
+        deleted: list[str],
+        quarantined: list[QuarantinedRecord],
+    ) -> None:
+        """Store one harvested page and the source's checkpoint, all or nothing.
+
+        Records are keyed by (source, OAI identifier): a known one is replaced, a
+        deleted one takes its holding out of its cluster, and every cluster touched
+        is re-evaluated before the transaction commits.
+        """
+        started = time.perf_counter()
+        prepared = [prepare(h, source.name) for h in records]
+        async with self._storage.transaction():
+            plan = PagePlan(self._storage, source, prepared, deleted, quarantined)
+            await self._storage.write_page(await plan.plan())
+        log.debug(
+            "%s: committed %d records, %d deletions, %d quarantined in %.1f ms",
+            source.name, len(records), len(deleted), len(quarantined),
+            (time.perf_counter() - started) * 1000,
+        )  # fmt: skip
+
+    # -- reading ---------------------------------------------------------------
+    async def search(
+        self, query: str, *, library: str | None = None, limit: int = 20, offset: int = 0
+    ) -> SearchResult:
+        """Clusters matching ``query`` (words and ``field:value``), best first."""
+        if not 1 <= limit <= MAX_LIMIT:
+            raise InvalidArgument(f"limit must be between 1 and {MAX_LIMIT}, not {limit}")
+        if offset < 0:
+            raise InvalidArgument(f"offset must not be negative, not {offset}")
+        parsed = parse(query)
+        libraries = parsed.libraries + ([library] if library else [])
+        try:
+            return await self._storage.search(parsed, libraries, limit, offset)
+        except sqlite3.OperationalError as error:  # a query FTS5 could not parse
+            raise InvalidArgument(f"cannot search for {query!r}: {error}") from error
+
+    async def get_cluster(self, cluster_id: str) -> ClusterDetail | None:
+        """A cluster with its members (normalized), holdings and best record."""
+        pk = cluster_pk(cluster_id)
+        return None if pk is None else await self._storage.cluster(pk)
+
+    async def holdings(self, cluster_id: str) -> list[Holding]:
+        """Which libraries hold the work, with their local record ids."""
+        pk = cluster_pk(cluster_id)
+        found = [] if pk is None else await self._storage.holdings(pk)
+        if not found:
+            raise NotFound(f"no cluster {cluster_id!r} in the union catalog")
+        return found
+
+    async def clusters_for_isbn(self, isbn: str) -> list[str]:
+        """The clusters of the works carrying this ISBN (10 or 13, hyphens allowed)."""
+        compact = re.sub(r"[\s-]", "", isbn)
+        try:
+            isbn13 = stdnum_isbn.to_isbn13(stdnum_isbn.validate(compact))
+        except Exception as error:  # noqa: BLE001 - stdnum raises several kinds
+            raise InvalidArgument(f"not a valid ISBN: {isbn!r}") from error
+        return [cluster_id(pk) for pk in await self._storage.clusters_for_isbn(isbn13)]
+
+    async def dump(self) -> AsyncIterator[dict]:
+        """Every cluster with its members, in cluster order (for diffs and audits)."""
+        async for pk, members in self._storage.dump():
+            yield {
+                "cluster_id": cluster_id(pk),
+                "members": [
+                    {
+                        "library": m.library,
+                        "record_id": m.record_id,
+                        "oai_identifier": m.oai_identifier,
+                    }
+                    for m in members
+                ],
+            }
+
+    async def stats(self) -> CatalogStats:
+        return await self._storage.stats()

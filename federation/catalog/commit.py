@@ -1,0 +1,230 @@
+"""Committing one harvested page: which records change, where they cluster, what to write.
+
+A page is planned inside the storage's write transaction and written whole:
+
+1. each incoming record is reduced to its match data (:mod:`.dedup`) *before*
+   the transaction, so the lock is held only for database work and deciding;
+2. a record whose match data did not change keeps its cluster (the cluster's
+   display is refreshed); a changed or new one is (re)placed; a deleted one leaves;
+3. a cluster that loses a member is re-evaluated: if two or more members remain,
+   they are placed again, since the one that left may have been what joined them;
+4. every touched cluster gets its summary and search row recomputed (:mod:`.merge`).
+
+Cluster ids stay stable where they can: a record placed again in a cluster of
+its own gets its old cluster id back when nobody else kept it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+
+from federation.catalog.dedup import MatchData, Neighbourhood
+from federation.catalog.merge import Member, completeness, summarize
+from federation.catalog.model import HarvestedRecord, QuarantinedRecord, SourceState
+from federation.catalog.storage import CatalogStorage, PageWrite, RecordRow, StoredRecord
+
+
+def key_hash(key: str) -> int:
+    """A dedup key as the 64-bit integer the storage indexes."""
+    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big", signed=True)
+
+
+@dataclass(slots=True)
+class Prepared:
+    """An incoming record with everything computed that needs no database."""
+
+    harvested: HarvestedRecord
+    match: MatchData
+    match_json: str
+    digest: str
+    normalized: dict
+    normalized_json: str
+    score: int
+    keys: list[str]
+
+
+def prepare(harvested: HarvestedRecord, source: str) -> Prepared:
+    match = MatchData.of(harvested.record, source)
+    match_json = match.to_json()
+    normalized = harvested.record.summary()
+    return Prepared(
+        harvested=harvested,
+        match=match,
+        match_json=match_json,
+        digest=hashlib.blake2b(match_json.encode(), digest_size=12).hexdigest(),
+        normalized=normalized,
+        normalized_json=json.dumps(normalized, ensure_ascii=False, separators=(",", ":")),
+        score=completeness(harvested.record),
+        keys=match.keys(),
+    )
+
+
+class PagePlan:
+    """Decides what one page changes; see the module docstring for the steps."""
+
+    def __init__(
+        self,
+        storage: CatalogStorage,
+        source: SourceState,
+        records: list[Prepared],
+        deleted: list[str],
+        quarantined: list[QuarantinedRecord],
+    ) -> None:
+        self.storage = storage
+        self.source = source
+        # The last copy of an identifier in a page wins; a record beats a deletion.
+        self.records = list({p.harvested.oai_identifier: p for p in records}.values())
+        incoming = {p.harvested.oai_identifier for p in self.records}
+        self.deleted = [oai for oai in dict.fromkeys(deleted) if oai not in incoming]
+        self.write = PageWrite(source=source, quarantined=list(quarantined))
+        self.match: dict[int, MatchData] = {}
+        self.origin: dict[int, int] = {}  # detached record → its old cluster
+        self.to_place: list[int] = []
+        self.touched: set[int] = set()
+        self.page_members: dict[int, Member] = {}
+
+    async def plan(self) -> PageWrite:
+        stored = await self.storage.stored_records(
+            self.source.name, [p.harvested.oai_identifier for p in self.records] + self.deleted
+        )
+        self.next_record, self.next_cluster = await self.storage.next_pks()
+        self.first_new_cluster = self.next_cluster
+        self._classify(stored)
+        remnants = await self._split_shrunk_clusters()
+        neighbourhood = await self._neighbourhood(remnants)
+        self._place(neighbourhood, remnants)
+        await self._summarize(neighbourhood)
+        self.write.unquarantined = [p.harvested.oai_identifier for p in self.records] + self.deleted
+        return self.write
+
+    def _classify(self, stored: dict[str, StoredRecord]) -> None:
+        """New, changed, unchanged and deleted records; keys to drop and add."""
+        for p in self.records:
+            old = stored.get(p.harvested.oai_identifier)
+            pk = old.pk if old else self._new_record_pk()
+            self.match[pk] = p.match
+            cluster = old.cluster if old else 0
+            if old and old.digest == p.digest:
+                self.touched.add(old.cluster)
+            else:
+                if old:
+                    self._detach(pk, old)
+                self.to_place.append(pk)
+                self.write.keys_added += [(key_hash(k), pk) for k in p.keys]
+            self.write.records.append(self._row(pk, p, cluster))
+            self.page_members[pk] = Member(pk, self.source.library, p.normalized, p.score)
+        for oai in self.deleted:
+            old = stored.get(oai)
+            if old:
+                self._detach(old.pk, old)
+                self.write.deleted.append(old.pk)
+
+    def _detach(self, pk: int, old: StoredRecord) -> None:
+        self.origin[pk] = old.cluster
+        self.touched.add(old.cluster)
+        self.write.keys_removed += [
+            (key_hash(k), pk) for k in MatchData.from_json(old.match).keys()
+        ]
+
+    async def _split_shrunk_clusters(self) -> list[int]:
+        """Members left in a cluster that lost one: two or more are placed again."""
+        shrunk = set(self.origin.values())
+        left: dict[int, list[int]] = defaultdict(list)
+        for pk, cluster, _source in await self.storage.cluster_members(sorted(shrunk)):
+            if pk not in self.origin:
+                left[cluster].append(pk)
+        remnants = [
+            pk for cluster in sorted(left) if len(left[cluster]) > 1 for pk in left[cluster]
+        ]
+        for pk, match in (await self.storage.match_data(remnants)).items():
+            self.match[pk] = MatchData.from_json(match)
+        for cluster in sorted(left):
+            if len(left[cluster]) > 1:
+                for pk in left[cluster]:
+                    self.origin[pk] = cluster
+        return remnants
+
+    async def _neighbourhood(self, remnants: list[int]) -> Neighbourhood:
+        """Everything the records to place can meet: candidates and their clusters."""
+        placing = remnants + self.to_place
+        names = {key_hash(k): k for pk in placing for k in self.match[pk].keys()}
+        key_hits: dict[str, set[int]] = defaultdict(set)
+        source_of = {pk: self.source.name for pk in self.page_members}
+        candidate_clusters: set[int] = set()
+        gone = set(self.write.deleted)
+        for n in await self.storage.neighbours(list(names)):
+            if n.pk in gone:
+                continue
+            key_hits[names[n.key]].add(n.pk)
+            if n.pk not in self.match:
+                self.match[n.pk] = MatchData.from_json(n.match)
+            candidate_clusters.add(n.cluster)
+        cluster_of: dict[int, int | None] = {}
+        for pk, cluster, source in await self.storage.cluster_members(sorted(candidate_clusters)):
+            if pk not in gone:
+                cluster_of[pk] = cluster
+                source_of[pk] = source
+        for pk in placing:
+            cluster_of[pk] = None
+        for pk, match in self.match.items():
+            source_of.setdefault(pk, match.source)
+        return Neighbourhood(self.match, source_of, cluster_of, dict(key_hits))
+
+    def _place(self, neighbourhood: Neighbourhood, remnants: list[int]) -> None:
+        reusable = set(self.origin.values())
+        for pk in remnants + self.to_place:
+
+            def new_cluster(pk: int = pk) -> int:
+                old = self.origin.get(pk)
+                if old in reusable:
+                    reusable.discard(old)
+                    return old
+                return self._new_cluster_pk()
+
+            cluster = neighbourhood.place(pk, new_cluster)
+            reusable.discard(cluster)
+            self.touched.add(cluster)
+            if pk in self.page_members:
+                continue
+            self.write.moved.append((cluster, pk))
+        rows = {row.pk: row for row in self.write.records}
+        for pk in self.to_place:
+            rows[pk].cluster = neighbourhood.cluster_of[pk]  # type: ignore[assignment]
+
+    async def _summarize(self, neighbourhood: Neighbourhood) -> None:
+        """Recompute the summary and search row of every touched cluster."""
+        members: dict[int, list[Member]] = defaultdict(list)
+        moved = {pk for _cluster, pk in self.write.moved}
+        left = set(self.write.deleted) | set(self.page_members) | moved
+        stored = [c for c in self.touched if c < self.first_new_cluster]
+        for cluster, member in await self.storage.merge_members(stored):
+            if member.pk in moved:
+                members[neighbourhood.cluster_of[member.pk]].append(member)  # type: ignore[index]
+            elif member.pk not in left:
+                members[cluster].append(member)
+        for row in self.write.records:
+            members[row.cluster].append(self.page_members[row.pk])
+        for cluster in sorted(self.touched):
+            if members.get(cluster):
+                self.write.clusters.append(summarize(cluster, members[cluster]))
+            elif cluster < self.first_new_cluster:
+                self.write.clusters_removed.append(cluster)
+
+    def _row(self, pk: int, p: Prepared, cluster: int) -> RecordRow:
+        h = p.harvested
+        return RecordRow(
+            pk, self.source.name, h.oai_identifier, self.source.library, h.record.id,
+            h.datestamp, h.record.schema, h.raw_xml, p.normalized_json, p.match_json,
+            p.digest, p.score, cluster,
+        )  # fmt: skip
+
+    def _new_record_pk(self) -> int:
+        self.next_record += 1
+        return self.next_record - 1
+
+    def _new_cluster_pk(self) -> int:
+        self.next_cluster += 1
+        return self.next_cluster - 1

@@ -1,0 +1,107 @@
+"""What a cluster shows: the best member's fields, the union of the many-valued ones.
+
+RecordManager's display merge: single-valued fields (title, authors, year…) come
+from the *best* member — the most complete one — while ISBNs, subjects and the
+libraries holding the work are the union over all members. The search row
+indexes every member's title and authors, so a reader finds a work by the
+Cyrillic title of one library's record or the romanized one of another's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from federation.catalog.folding import fold, latin
+from federation.records.model import Record
+
+
+def completeness(record: Record) -> int:
+    """RecordManager's "best record" score: more fields and a longer title win,
+    an all-capitals title (a sloppy copy) loses, Dublin Core ranks last."""
+    if record.raw is not None:
+        fields = len(record.raw.get_fields())
+    else:
+        fields = sum(1 for value in record.summary().values() if value)
+    score = fields * 1000 + min(len(record.title), 999)
+    if record.title.isupper():
+        score -= 500
+    if record.schema == "dc":
+        score -= 100_000
+    return score
+
+
+@dataclass(slots=True)
+class Member:
+    """What the merge needs of one member."""
+
+    pk: int
+    library: str
+    normalized: dict[str, Any]
+    score: int
+
+
+@dataclass(slots=True)
+class ClusterRow:
+    """A cluster as the storage writes it: display fields plus its search row."""
+
+    pk: int
+    best_pk: int
+    title: str
+    authors: list[str]
+    year: int | None
+    format: str | None
+    language: str | None
+    isbns: list[str]
+    libraries: list[str]
+    size: int
+    search: dict[str, str] = field(default_factory=dict)
+
+
+def summarize(pk: int, members: list[Member]) -> ClusterRow:
+    """The displayed summary and the search row of cluster ``pk``."""
+    best = max(members, key=lambda m: (m.score, -m.pk))
+    shown = best.normalized
+    titles = _unique(m.normalized.get("title") or "" for m in [best, *members])
+    authors = _unique(a for m in [best, *members] for a in m.normalized.get("authors") or [])
+    isbns = _unique(i for m in members for i in m.normalized.get("isbns") or [])
+    subjects = _unique(s for m in members for s in m.normalized.get("subjects") or [])
+    publishers = _unique(m.normalized.get("publisher") or "" for m in [best, *members])
+    year = shown.get("year") or next(
+        (m.normalized["year"] for m in members if m.normalized.get("year")), None
+    )
+    language = shown.get("language") or next(
+        (m.normalized["language"] for m in members if m.normalized.get("language")), None
+    )
+    row = ClusterRow(
+        pk=pk,
+        best_pk=best.pk,
+        title=shown.get("title") or "",
+        authors=list(shown.get("authors") or []) or authors[:3],
+        year=year,
+        format=shown.get("format"),
+        language=language,
+        isbns=isbns,
+        libraries=sorted({m.library for m in members}),
+        size=len(members),
+    )
+    row.search = {
+        "title": fold(" ".join(titles)),
+        "authors": fold(" ; ".join(authors)),
+        "authors_latin": latin(" ".join(authors)),
+        "subjects": fold(" ; ".join(subjects)),
+        "publisher": fold(" ; ".join(publishers)),
+        "isbn": " ".join(isbns),
+        "year": str(year) if year else "",
+        "language": fold(language or ""),
+        "format": fold(row.format or ""),
+    }
+    return row
+
+
+def _unique(values: Any) -> list[str]:
+    seen: dict[str, None] = {}
+    for value in values:
+        if value and value not in seen:
+            seen[value] = None
+    return list(seen)

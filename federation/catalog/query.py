@@ -1,0 +1,96 @@
+"""A reader's search query, turned into an SQLite FTS5 expression.
+
+Plain words (all must occur, in any of title, authors, subjects, publisher,
+ISBN, year), ``"quoted phrases"``, ``word*`` prefixes, and ``field:value`` with
+the fields of :data:`FIELDS`. Every word is folded exactly as the index was
+(:mod:`federation.catalog.folding`), then quoted, so nothing a reader types can
+be mistaken for FTS5 syntax. Author words also look in the romanized authors,
+so ``tolstoi`` finds ``Толстой``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from stdnum import isbn as stdnum_isbn
+
+from federation.catalog.folding import latin, words
+
+#: Query field → FTS5 columns it searches ("library" is a filter, not a column).
+FIELDS: dict[str, tuple[str, ...]] = {
+    "title": ("title",),
+    "author": ("authors", "authors_latin"),
+    "subject": ("subjects",),
+    "publisher": ("publisher",),
+    "isbn": ("isbn",),
+    "year": ("year",),
+    "language": ("language",),
+    "format": ("format",),
+}
+_PLAIN_COLUMNS = ("title", "authors", "subjects", "publisher", "isbn", "year")
+_TERM = re.compile(r'(?:(\w+):)?(?:"([^"]*)"?|(\S+))')
+
+
+@dataclass(slots=True)
+class ParsedQuery:
+    """The FTS5 MATCH expression (empty: match everything) and the library filters."""
+
+    match: str = ""
+    libraries: list[str] = field(default_factory=list)
+
+
+def parse(text: str) -> ParsedQuery:
+    """Parse a reader's query; terms that fold to nothing are ignored."""
+    parsed = ParsedQuery()
+    clauses: list[str] = []
+    for name, phrase, word in _TERM.findall(text):
+        value = phrase if phrase or word == "" else word
+        name = name.lower()
+        if name == "library":
+            parsed.libraries.append(value)
+            continue
+        if name and name not in FIELDS:  # "foo:bar" is just text
+            value, name = f"{name} {value}", ""
+        clause = _clause(name, value)
+        if clause:
+            clauses.append(clause)
+    parsed.match = " AND ".join(clauses)
+    return parsed
+
+
+def _clause(name: str, value: str) -> str:
+    """One term as FTS5: a quoted phrase restricted to its columns."""
+    prefix = value.endswith("*")
+    if name == "isbn" or (not name and _looks_like_isbn(value)):
+        value = _isbn13(value)
+    tokens = words(value)
+    if not tokens:
+        return ""
+    phrase = _phrase(tokens, prefix)
+    if not name:
+        expression = f"{{{' '.join(_PLAIN_COLUMNS)}}} : {phrase}"
+        return f"({expression} OR authors_latin : {_phrase(latin(value).split(), prefix)})"
+    columns = FIELDS[name]
+    if name == "author":
+        return f"(authors : {phrase} OR authors_latin : {_phrase(latin(value).split(), prefix)})"
+    return f"{{{' '.join(columns)}}} : {phrase}"
+
+
+def _phrase(tokens: list[str], prefix: bool) -> str:
+    quoted = '"' + " ".join(token.replace('"', "") for token in tokens) + '"'
+    return quoted + ("*" if prefix else "")
+
+
+def _looks_like_isbn(value: str) -> bool:
+    compact = re.sub(r"[\s-]", "", value)
+    return len(compact) in (10, 13) and compact[:-1].isdigit()
+
+
+def _isbn13(value: str) -> str:
+    """An ISBN as the index holds it (ISBN-13 digits); unchanged when invalid."""
+    compact = re.sub(r"[\s-]", "", value)
+    try:
+        return stdnum_isbn.to_isbn13(stdnum_isbn.validate(compact))
+    except Exception:  # noqa: BLE001 - an invalid ISBN is searched as typed
+        return compact

@@ -1,0 +1,82 @@
+"""The SQLite schema of the union catalog, as numbered migrations.
+
+``PRAGMA user_version`` says how many of :data:`MIGRATIONS` a file has had; opening
+a catalog applies the rest in one transaction each. Never edit a migration that
+has shipped: append a new one.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[str] = [
+    # 1: sources, records with their match data, dedup keys, clusters, search.
+    """
+    CREATE TABLE sources (
+        name TEXT PRIMARY KEY,
+        library TEXT NOT NULL,
+        base_url TEXT NOT NULL,
+        metadata_prefix TEXT NOT NULL,
+        set_spec TEXT,
+        next_from TEXT,
+        run_from TEXT,
+        run_response_date TEXT,
+        resumption_token TEXT,
+        last_harvest TEXT,
+        last_error TEXT
+    );
+    CREATE TABLE records (
+        pk INTEGER PRIMARY KEY,
+        source TEXT NOT NULL,
+        oai_identifier TEXT NOT NULL,
+        library TEXT NOT NULL,
+        record_id TEXT NOT NULL,
+        datestamp TEXT NOT NULL,
+        schema TEXT NOT NULL,
+        raw BLOB NOT NULL,
+        normalized TEXT NOT NULL,
+        match TEXT NOT NULL,
+        digest TEXT NOT NULL,
+        score INTEGER NOT NULL,
+        cluster_pk INTEGER NOT NULL,
+        UNIQUE (source, oai_identifier)
+    );
+    CREATE INDEX records_cluster ON records (cluster_pk);
+    -- Candidate keys, stored as 64-bit hashes of "i:…", "u:…", "t:…" (a collision
+    -- only adds a candidate, which the rules then judge).
+    CREATE TABLE match_keys (
+        key INTEGER NOT NULL,
+        record_pk INTEGER NOT NULL,
+        PRIMARY KEY (key, record_pk)
+    ) WITHOUT ROWID;
+    CREATE TABLE clusters (
+        pk INTEGER PRIMARY KEY AUTOINCREMENT,
+        best_record_pk INTEGER NOT NULL,
+        title TEXT NOT NULL,
+        authors TEXT NOT NULL,
+        year INTEGER,
+        format TEXT,
+        language TEXT,
+        isbns TEXT NOT NULL,
+        size INTEGER NOT NULL
+    );
+    CREATE TABLE cluster_libraries (
+        cluster_pk INTEGER NOT NULL,
+        library TEXT NOT NULL COLLATE NOCASE,
+        PRIMARY KEY (cluster_pk, library)
+    ) WITHOUT ROWID;
+    CREATE INDEX cluster_libraries_library ON cluster_libraries (library, cluster_pk);
+    CREATE TABLE quarantine (
+        source TEXT NOT NULL,
+        oai_identifier TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        raw BLOB NOT NULL,
+        quarantined_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
+        PRIMARY KEY (source, oai_identifier)
+    );
+    -- Text is folded in Python (federation.catalog.folding) before it gets here,
+    -- so the tokenizer must not strip diacritics itself: that would merge й and и.
+    CREATE VIRTUAL TABLE cluster_search USING fts5 (
+        title, authors, authors_latin, subjects, publisher, isbn, year, language, format,
+        tokenize = "unicode61 remove_diacritics 0"
+    );
+    """,
+]

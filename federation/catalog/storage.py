@@ -1,0 +1,144 @@
+"""The storage interface of the union catalog, and the rows that cross it.
+
+:class:`CatalogStorage` is everything the catalog asks of a database. The
+embedded SQLite implementation (:mod:`federation.catalog.sqlite`) is the first;
+a PostgreSQL one can follow without touching deduplication or search parsing,
+which never see SQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from federation.catalog.merge import ClusterRow, Member
+from federation.catalog.model import (
+    CatalogStats,
+    ClusterDetail,
+    Holding,
+    QuarantinedRecord,
+    SearchResult,
+    SourceState,
+)
+from federation.catalog.query import ParsedQuery
+
+
+@dataclass(slots=True)
+class StoredRecord:
+    """A record already in the catalog, as a new page's commit needs it."""
+
+    pk: int
+    cluster: int
+    digest: str
+    match: str
+
+
+@dataclass(slots=True)
+class Neighbour:
+    """A stored record that shares a candidate key with a record being placed."""
+
+    key: int
+    pk: int
+    source: str
+    cluster: int
+    match: str
+
+
+@dataclass(slots=True)
+class RecordRow:
+    """A record to insert or replace."""
+
+    pk: int
+    source: str
+    oai_identifier: str
+    library: str
+    record_id: str
+    datestamp: str
+    schema: str
+    raw: bytes
+    normalized: str
+    match: str
+    digest: str
+    score: int
+    cluster: int
+
+
+@dataclass(slots=True)
+class PageWrite:
+    """Everything one committed page changes, written in one transaction."""
+
+    source: SourceState
+    records: list[RecordRow] = field(default_factory=list)
+    #: (cluster, record pk) of stored records that were placed again.
+    moved: list[tuple[int, int]] = field(default_factory=list)
+    deleted: list[int] = field(default_factory=list)
+    keys_removed: list[tuple[int, int]] = field(default_factory=list)
+    keys_added: list[tuple[int, int]] = field(default_factory=list)
+    clusters: list[ClusterRow] = field(default_factory=list)
+    clusters_removed: list[int] = field(default_factory=list)
+    quarantined: list[QuarantinedRecord] = field(default_factory=list)
+    #: OAI identifiers whose quarantine entry a good copy now replaces.
+    unquarantined: list[str] = field(default_factory=list)
+
+
+class CatalogStorage(Protocol):
+    """What the union catalog needs of a database."""
+
+    async def close(self) -> None: ...
+
+    # -- the write path: one page, one transaction -----------------------------
+    def transaction(self) -> AbstractAsyncContextManager[None]:
+        """Serialize writers; commit on success, roll back on any error."""
+        ...
+
+    async def stored_records(
+        self, source: str, oai_ids: Sequence[str]
+    ) -> dict[str, StoredRecord]: ...
+
+    async def next_pks(self) -> tuple[int, int]:
+        """The next free record pk and cluster pk (cluster pks are never reused)."""
+        ...
+
+    async def neighbours(self, keys: Sequence[int]) -> list[Neighbour]: ...
+
+    async def cluster_members(self, clusters: Sequence[int]) -> list[tuple[int, int, str]]:
+        """(record pk, cluster pk, source) of every member of ``clusters``."""
+        ...
+
+    async def match_data(self, pks: Sequence[int]) -> dict[int, str]: ...
+
+    async def merge_members(self, clusters: Sequence[int]) -> list[tuple[int, Member]]:
+        """(cluster pk, member) for every stored member of ``clusters``."""
+        ...
+
+    async def write_page(self, page: PageWrite) -> None: ...
+
+    # -- sources ---------------------------------------------------------------
+    async def get_source(self, name: str) -> SourceState | None: ...
+    async def save_source(self, state: SourceState) -> None: ...
+    async def record_error(self, source_name: str, message: str) -> bool: ...
+    async def sources(self) -> list[SourceState]: ...
+
+    # -- reading ---------------------------------------------------------------
+    async def search(
+        self, query: ParsedQuery, libraries: list[str], limit: int, offset: int
+    ) -> SearchResult: ...
+    async def cluster(self, pk: int) -> ClusterDetail | None: ...
+    async def holdings(self, pk: int) -> list[Holding]: ...
+    async def clusters_for_isbn(self, isbn13: str) -> list[int]: ...
+    def dump(self) -> AsyncIterator[tuple[int, list[Holding]]]: ...
+    async def stats(self) -> CatalogStats: ...
+
+
+def cluster_id(pk: int) -> str:
+    """The public id of a cluster (stable for the cluster's life, never reused)."""
+    return f"c{pk}"
+
+
+def cluster_pk(cluster_id: str) -> int | None:
+    """The storage key of a public cluster id; None for anything malformed."""
+    if cluster_id[:1] in ("c", "C") and cluster_id[1:].isdigit():
+        return int(cluster_id[1:])
+    return None
