@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from federation.catalog.model import HarvestedRecord, QuarantinedRecord, SourceState
-from federation.errors import FailedPrecondition, LibfedError
+from federation.errors import FailedPrecondition, LibfedError, NotFound
 from harvester.client import OaiClient, OaiProtocolError
 from harvester.formats import convert
 from harvester.page import OaiPage, OaiRecord
@@ -85,7 +85,7 @@ class Harvester:
         except LibfedError as error:
             summary.error = str(error)
             log.error("harvest of %s failed: %s", source.name, error)
-            await self.catalog.record_error(source.name, summary.error)
+            await self._record_error(source, summary.error)
         finally:
             client.close()
             summary.seconds = time.monotonic() - started
@@ -98,6 +98,17 @@ class Harvester:
             summary.seconds,
         )
         return summary
+
+    async def _record_error(self, source: Source, message: str) -> None:
+        """Note the failure on the source, saving the source first if it is new."""
+        try:
+            await self.catalog.record_error(source.name, message)
+        except NotFound:
+            state = SourceState(
+                source.name, source.library, source.url, source.prefix, source.set_spec
+            )
+            state.last_error = message
+            await self.catalog.save_source(state)
 
     async def _state(self, source: Source, full: bool) -> SourceState:
         """The saved state, reset where the source's list is no longer the same list."""
