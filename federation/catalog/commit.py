@@ -141,6 +141,9 @@ class PagePlan:
         ]
         for pk, match in (await self.storage.match_data(remnants)).items():
             self.match[pk] = MatchData.from_json(match)
+        # A cluster keeping exactly one member keeps its id; the others are free
+        # for the first of their former members placed on its own again.
+        self.reusable = {cluster for cluster in shrunk if len(left[cluster]) != 1}
         for cluster in sorted(left):
             if len(left[cluster]) > 1:
                 for pk in left[cluster]:
@@ -174,7 +177,7 @@ class PagePlan:
         return Neighbourhood(self.match, source_of, cluster_of, dict(key_hits))
 
     def _place(self, neighbourhood: Neighbourhood, remnants: list[int]) -> None:
-        reusable = set(self.origin.values())
+        reusable = self.reusable
         for pk in remnants + self.to_place:
 
             def new_cluster(pk: int = pk) -> int:

@@ -42,7 +42,7 @@ from federation.records.model import Record
 _ARTICLES = frozenset({"the", "a", "an", "der", "die", "das", "le", "la", "les", "l", "el"})
 #: How many significant title words the title key keeps.
 _TITLE_KEY_WORDS = 5
-_SUBTITLE = re.compile(r"\s[:;=/]\s|\.\s")
+_SUBTITLE = re.compile(r"\s*[:;=/]\s|\.\s")
 _DIGITS = re.compile(r"\b\d[\d\s-]*\b")
 
 

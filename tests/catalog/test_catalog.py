@@ -1,0 +1,191 @@
+"""The union catalog as libraries feed it: pages committed whole, clusters kept right."""
+
+from __future__ import annotations
+
+import pytest
+
+from federation.catalog import QuarantinedRecord, UnionCatalog
+from federation.errors import InvalidArgument, NotFound
+
+from .conftest import DEMO, RSL, harvested, members, one, read, source, variant
+
+PAIRS = ["01002988236", "01003120729", "01007496813"]
+
+
+async def feed_rsl_pairs(catalog: UnionCatalog) -> None:
+    """RGB exports MARC 21, its RUSMARC feed goes to the union as library RGB-R."""
+    rgb, rgb_r = source("rgb"), source("rgb-rusmarc", "RGB-R")
+    marc21 = [one(RSL / f"{n}_marc21.mrc" if n == PAIRS[0] else RSL / f"{n}.mrc") for n in PAIRS]
+    rusmarc = [one(RSL / f"{n}_rusmarc.iso" if n == PAIRS[0] else RSL / f"{n}.iso") for n in PAIRS]
+    await catalog.commit_page(rgb, [harvested(r, rgb) for r in marc21], [], [])
+    await catalog.commit_page(rgb_r, [harvested(r, rgb_r) for r in rusmarc], [], [])
+
+
+async def test_marc21_and_rusmarc_copies_land_in_one_cluster(catalog):
+    await feed_rsl_pairs(catalog)
+    clusters = await members(catalog)
+    assert len(clusters) == 3
+    for number in PAIRS:
+        expected = {("RGB", number[2:]), ("RGB-R", number[2:])}
+        assert expected in clusters
+
+
+async def test_a_record_held_by_several_libraries_is_found_once(catalog):
+    book = one(RSL / "01003120729.mrc")
+    for name in ("spb", "msk", "ekb"):
+        src = source(name)
+        await catalog.commit_page(src, [harvested(book, src)], [], [])
+    [cluster] = await members(catalog)
+    assert {library for library, _ in cluster} == {"SPB", "MSK", "EKB"}
+    [cluster_id] = await catalog.clusters_for_isbn("978-5-901202-50-0")
+    holdings = await catalog.holdings(cluster_id)
+    assert sorted(h.library for h in holdings) == ["EKB", "MSK", "SPB"]
+    assert all(h.record_id == "003120729" for h in holdings)
+
+
+async def test_editions_and_namesakes_stay_apart(catalog):
+    book = variant(one(RSL / "01003120729.mrc"), isbns=[])
+    a, b, c, d = source("a"), source("b"), source("c"), source("d")
+    await catalog.commit_page(a, [harvested(book, a)], [], [])
+    await catalog.commit_page(b, [harvested(variant(book, year=2011), b)], [], [])
+    await catalog.commit_page(c, [harvested(variant(book, pages=180), c)], [], [])
+    await catalog.commit_page(d, [harvested(variant(book, authors=["Петров, Пётр"]), d)], [], [])
+    assert len(await members(catalog)) == 4
+    # …and the RSL and NLR records of "История XVIII столетия" (1804 / 1805).
+    rsl, nlr = source("rsl"), source("nlr")
+    await catalog.commit_page(rsl, [harvested(one(RSL / "01002988236_marc21.mrc"), rsl)], [], [])
+    await catalog.commit_page(nlr, [harvested(one(RSL / "NLR005177748.mrc"), nlr)], [], [])
+    assert len(await members(catalog)) == 6
+
+
+async def test_one_source_never_has_two_members_in_a_cluster(catalog):
+    book = one(RSL / "01003120729.mrc")
+    a = source("a")
+    copy = variant(book, id="copy-2")
+    await catalog.commit_page(a, [harvested(book, a), harvested(copy, a)], [], [])
+    assert len(await members(catalog)) == 2
+
+
+async def test_a_deletion_removes_the_holding_and_re_evaluates(catalog):
+    await feed_rsl_pairs(catalog)
+    rgb_r = source("rgb-rusmarc", "RGB-R")
+    [cluster_id] = await catalog.clusters_for_isbn("9785901202500")
+    await catalog.commit_page(rgb_r, [], ["oai:rgb-rusmarc:003120729"], [])
+    assert [h.library for h in await catalog.holdings(cluster_id)] == ["RGB"]
+    assert (await catalog.stats()).records == 5
+    # The last holding gone, the cluster is gone too.
+    await catalog.commit_page(source("rgb"), [], ["oai:rgb:003120729"], [])
+    assert await catalog.get_cluster(cluster_id) is None
+    assert await catalog.clusters_for_isbn("9785901202500") == []
+    assert (await catalog.search("isbn:9785901202500")).total == 0
+
+
+async def test_a_bridge_leaving_splits_its_cluster(catalog):
+    # A and C match only through B (B shares an ISBN with each); B withdrawn,
+    # A and C are judged again on their own and part.
+    book = one(RSL / "01003120729.mrc")
+    a_rec = variant(book, isbns=["9785901202500"], year=2007)
+    b_rec = variant(book, isbns=["9785901202500", "9780306406157"], year=None)
+    c_rec = variant(book, isbns=["9780306406157"], year=2010)
+    a, b, c = source("a"), source("b"), source("c")
+    await catalog.commit_page(a, [harvested(a_rec, a)], [], [])
+    await catalog.commit_page(b, [harvested(b_rec, b)], [], [])
+    await catalog.commit_page(c, [harvested(c_rec, c)], [], [])
+    assert len(await members(catalog)) == 1
+    await catalog.commit_page(b, [], [f"oai:b:{book.id}"], [])
+    assert sorted(len(cluster) for cluster in await members(catalog)) == [1, 1]
+
+
+async def test_a_changed_record_moves_to_its_new_work(catalog):
+    rgb, rgb_r = source("rgb"), source("rgb-rusmarc", "RGB-R")
+    await feed_rsl_pairs(catalog)
+    before = await members(catalog)
+    # RGB-R corrects its record of the ISBN manual: it was another book after all.
+    fixed = variant(one(RSL / "01003120729.iso"), isbns=[], title="Совсем другая книга", year=1990)
+    await catalog.commit_page(rgb_r, [harvested(fixed, rgb_r)], [], [])
+    after = await members(catalog)
+    assert len(after) == 4
+    assert {("RGB", "003120729")} in after and {("RGB-R", "003120729")} in after
+    # Corrected back, it rejoins; re-harvesting unchanged records changes nothing.
+    await catalog.commit_page(rgb_r, [harvested(one(RSL / "01003120729.iso"), rgb_r)], [], [])
+    await feed_rsl_pairs(catalog)
+    assert sorted(map(sorted, await members(catalog))) == sorted(map(sorted, before))
+    assert (await catalog.stats()).records == 6
+    del rgb
+
+
+async def test_cluster_ids_survive_re_harvesting(catalog):
+    await feed_rsl_pairs(catalog)
+    ids = [c["cluster_id"] async for c in catalog.dump()]
+    await feed_rsl_pairs(catalog)
+    assert [c["cluster_id"] async for c in catalog.dump()] == ids
+
+
+async def test_best_record_is_the_most_complete(catalog):
+    await feed_rsl_pairs(catalog)
+    [cluster_id] = await catalog.clusters_for_isbn("9785901202500")
+    detail = await catalog.get_cluster(cluster_id)
+    assert detail is not None
+    assert len(detail.members) == 2 and sum(m.best for m in detail.members) == 1
+    best = next(m for m in detail.members if m.best)
+    assert detail.best == best.normalized
+    assert detail.summary.title.startswith("Международный стандартный книжный номер")
+    assert detail.summary.libraries == ["RGB", "RGB-R"]
+    assert all(m.normalized["isbns"] == ["9785901202500"] for m in detail.members)
+
+
+async def test_a_page_is_all_or_nothing(catalog):
+    src = source("rgb")
+    good = harvested(one(RSL / "01003120729.mrc"), src)
+    await catalog.commit_page(src, [good], [], [])
+    src.resumption_token = "page-2"
+    broken = harvested(one(RSL / "01002988236_marc21.mrc"), src)
+    broken.raw_xml = object()  # type: ignore[assignment]  # cannot be stored
+    with pytest.raises(Exception):  # noqa: B017 - whatever the driver raises
+        await catalog.commit_page(src, [broken], ["oai:rgb:003120729"], [])
+    assert (await catalog.stats()).records == 1
+    assert len(await members(catalog)) == 1
+    saved = await catalog.get_source("rgb")
+    assert saved is not None and saved.resumption_token is None
+
+
+async def test_checkpoint_and_quarantine_move_with_the_page(catalog):
+    src = source("dnb")
+    src.resumption_token = "token-1"
+    src.run_from = "2026-01-01"
+    bad = QuarantinedRecord("oai:dnb:broken", "not well-formed: line 3", b"<record><x")
+    records = [harvested(r, src) for r in read(DEMO / "dnb.xml")[:20]]
+    await catalog.commit_page(src, records, [], [bad])
+    saved = await catalog.get_source("dnb")
+    assert saved is not None
+    assert (saved.resumption_token, saved.run_from) == ("token-1", "2026-01-01")
+    assert (saved.records, saved.quarantined) == (20, 1)
+    stats = await catalog.stats()
+    assert (stats.records, stats.sources[0].quarantined) == (20, 1)
+    await catalog.record_error("dnb", "HTTP 503 after 5 attempts")
+    assert (await catalog.get_source("dnb")).last_error == "HTTP 503 after 5 attempts"
+    with pytest.raises(NotFound):
+        await catalog.record_error("nobody", "boom")
+
+
+async def test_catalog_reopens_with_its_data(tmp_path):
+    path = tmp_path / "union.db"
+    catalog = await UnionCatalog.open(path)
+    await feed_rsl_pairs(catalog)
+    await catalog.close()
+    catalog = await UnionCatalog.open(path)
+    try:
+        assert (await catalog.stats()).clusters == 3
+        assert [s.name for s in await catalog.sources()] == ["rgb", "rgb-rusmarc"]
+    finally:
+        await catalog.close()
+
+
+async def test_bad_arguments_are_named(catalog):
+    with pytest.raises(InvalidArgument, match="ISBN"):
+        await catalog.clusters_for_isbn("12345")
+    with pytest.raises(NotFound):
+        await catalog.holdings("c999")
+    with pytest.raises(InvalidArgument, match="limit"):
+        await catalog.search("war", limit=0)
+    assert await catalog.get_cluster("not-a-cluster") is None
