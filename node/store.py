@@ -62,8 +62,7 @@ class HoldingsStore:
             await self._writer.commit()
 
     async def meta(self, key: str) -> str | None:
-        async with self._reader.execute("SELECT value FROM meta WHERE key = ?", (key,)) as cur:
-            row = await cur.fetchone()
+        row = await self.fetchone("SELECT value FROM meta WHERE key = ?", (key,))
         return row[0] if row else None
 
     # --- writing -----------------------------------------------------------
@@ -109,13 +108,12 @@ class HoldingsStore:
     # --- reading -----------------------------------------------------------
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[aiosqlite.Row]:
-        """A read on the committed state (the read-only connection)."""
-        async with self._reader.execute(sql, params) as cur:
-            return list(await cur.fetchall())
+        """A read on the committed state (the read-only connection), in one thread hop."""
+        return list(await self._reader.execute_fetchall(sql, params))
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> aiosqlite.Row | None:
-        async with self._reader.execute(sql, params) as cur:
-            return await cur.fetchone()
+        rows = await self.fetchall(sql, params)
+        return rows[0] if rows else None
 
     async def record(self, record_id: str) -> aiosqlite.Row | None:
         return await self.fetchone("SELECT * FROM records WHERE id = ?", (record_id,))
