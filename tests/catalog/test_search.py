@@ -1,0 +1,128 @@
+"""A reader searches the union catalog: Cyrillic and Latin, fields, facets, pages."""
+
+from __future__ import annotations
+
+import pytest
+
+from federation.catalog import UnionCatalog
+from federation.catalog.query import parse
+
+from .conftest import DEMO, RSL, harvested, one, read, source, variant
+
+
+@pytest.fixture
+async def filled(catalog: UnionCatalog) -> UnionCatalog:
+    """RGB (MARC 21), RGB-R (RUSMARC), NLR, and LC's and NLM's sample records."""
+    rgb, rgb_r, nlr = source("rgb", "RGB"), source("rgb-r", "RGB-R"), source("nlr", "NLR")
+    loc, nlm = source("loc", "DLC"), source("nlm", "NLM")
+    await catalog.commit_page(
+        rgb,
+        [harvested(one(RSL / n), rgb) for n in ("01002988236_marc21.mrc", "01003120729.mrc")],
+        [],
+        [],
+    )
+    await catalog.commit_page(
+        rgb_r,
+        [harvested(one(RSL / n), rgb_r) for n in ("01002988236_rusmarc.iso", "01003120729.iso")],
+        [],
+        [],
+    )
+    await catalog.commit_page(nlr, [harvested(one(RSL / "NLR005177748.mrc"), nlr)], [], [])
+    await catalog.commit_page(
+        loc, [harvested(r, loc) for r in read(DEMO / "loc_general.xml")], [], []
+    )
+    await catalog.commit_page(nlm, [harvested(r, nlm) for r in read(DEMO / "nlm.xml")], [], [])
+    return catalog
+
+
+async def test_a_cyrillic_word_finds_the_work_once_with_every_library(filled):
+    result = await filled.search("история столетия")
+    assert result.total == 2  # RSL's 1804 edition (two copies) and NLR's 1805 one
+    libraries = sorted(tuple(hit.libraries) for hit in result.results)
+    assert libraries == [("NLR",), ("RGB", "RGB-R")]
+
+
+async def test_case_and_yo_fold_but_short_i_does_not(filled):
+    catalog = filled
+    upper = await catalog.search("ИСТОРИЯ")
+    assert upper.total == 2
+    # "ё" in the query finds "е" in the record and back.
+    assert (await catalog.search("столётия")).total == 2
+    rgb = source("rgb", "RGB")
+    book = variant(one(RSL / "01005301426.mrc"), title="Мой ёжик", authors=[], isbns=[])
+    await catalog.commit_page(rgb, [harvested(book, rgb)], [], [])
+    assert (await catalog.search("ежик")).total == 1
+    assert (await catalog.search("мой")).total == 1
+    assert (await catalog.search("мои")).total == 0
+
+
+async def test_latin_words_and_diacritics(filled):
+    hits = await filled.search("title:history")
+    assert hits.total >= 1
+    assert all("history" in hit.title.lower() for hit in hits.results)
+    # NLM's French and German titles, typed without their accents, or with.
+    abrege = await filled.search("abrege cytologie")
+    assert abrege.total == 2 and all(h.title == "Abrégé de cytologie" for h in abrege.results)
+    assert (await filled.search("ABRÉGÉ")).total == 2
+    einfuhrung = await filled.search("title:einfuhrung")
+    assert einfuhrung.total >= 2
+    assert all("Einführung" in hit.title for hit in einfuhrung.results)
+
+
+async def test_author_in_cyrillic_or_romanized(filled):
+    cyrillic = await filled.search("author:Калинин")
+    latin = await filled.search("author:Kalinin")
+    assert cyrillic.total == latin.total == 1
+    assert cyrillic.results[0].cluster_id == latin.results[0].cluster_id
+    assert (await filled.search("kalinin")).total == 1
+
+
+async def test_isbn_year_and_field_values(filled):
+    by_isbn = await filled.search("isbn:5-901202-50-3")
+    assert by_isbn.total == 1 and by_isbn.results[0].year == 2007
+    assert (await filled.search("978-5-901202-50-0")).total == 1
+    assert (await filled.search("история year:1805")).total == 1
+    assert (await filled.search("история year:1804")).results[0].libraries == ["RGB", "RGB-R"]
+    russian = await filled.search("language:rus", limit=100)
+    assert russian.total >= 3 and {hit.language for hit in russian.results} == {"rus"}
+    assert (await filled.search("publisher:РКП")).total == 1
+    assert (await filled.search('title:"стандартный книжный номер"')).total == 1
+    assert (await filled.search('title:"номер стандартный"')).total == 0
+
+
+async def test_facets_count_every_hit(filled):
+    result = await filled.search("история", limit=1)
+    assert result.total == 2 and len(result.results) == 1
+    assert result.facets["library"] == {"RGB": 1, "RGB-R": 1, "NLR": 1}
+    assert result.facets["year"] == {"1804": 1, "1805": 1}
+    assert result.facets["language"] == {"rus": 2}
+    assert result.facets["format"] == {"book": 2}
+
+
+async def test_library_filter_and_pagination(filled):
+    everything = await filled.search("", limit=1000)
+    assert everything.total == len(everything.results) > 150
+    dlc = await filled.search("", library="DLC", limit=1000)
+    assert dlc.total == 99 and all("DLC" in hit.libraries for hit in dlc.results)
+    assert (await filled.search("история", library="NLR")).total == 1
+    assert (await filled.search("история library:nlr")).total == 1
+    pages = [await filled.search("", library="NLM", limit=40, offset=o) for o in (0, 40, 80)]
+    ids = [hit.cluster_id for page in pages for hit in page.results]
+    assert len(ids) == len(set(ids)) == 99
+
+
+async def test_ranking_prefers_title_hits(filled):
+    result = await filled.search("history", limit=5)
+    assert result.total >= 1
+    assert "history" in result.results[0].title.lower()
+
+
+def test_queries_cannot_inject_fts_syntax():
+    parsed = parse('title:"a" OR NEAR(x) author:"Толстой" library:RGB foo:bar -x')
+    assert parsed.libraries == ["RGB"]
+    assert "NEAR(" not in parsed.match.replace('"near x"', "")
+    assert '"толстой"' in parsed.match and '"tolstoi"' in parsed.match
+
+
+async def test_queries_with_only_punctuation_match_everything(filled):
+    assert (await filled.search("-- ;;")).total == (await filled.search("")).total
