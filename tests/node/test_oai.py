@@ -304,3 +304,24 @@ async def test_an_empty_repository_has_no_sets_and_no_records(tmp_path, oai_sche
         assert (await client.get(verb="Identify")).find("oai:Identify", NS) is not None
     finally:
         await empty.server.stop(grace=0.1)
+
+
+async def test_every_page_of_every_format_is_valid(node, oai_schema):
+    """All 137 real records, in each format they have, pass the OAI-PMH/MARCXML/DC schemas."""
+    client = OaiClient(node.oai_url, oai_schema)
+    counts = {}
+    for prefix in ("marc21", "rusmarc", "oai_dc"):
+        root = await client.get(verb="ListRecords", metadataPrefix=prefix)
+        counts[prefix] = len(root.findall(".//oai:record", NS))
+        token = token_of(root)
+        while token is not None and token.text:
+            root = await client.get(method="POST", verb="ListRecords", resumptionToken=token.text)
+            counts[prefix] += len(root.findall(".//oai:record", NS))
+            token = token_of(root)
+    assert counts == {"marc21": 131, "rusmarc": 6, "oai_dc": 137}
+
+
+async def test_list_metadata_formats_of_an_unknown_record(node, oai_schema):
+    client = OaiClient(node.oai_url, oai_schema)
+    root = await client.get(verb="ListMetadataFormats", identifier=f"oai:{node.config.domain}:nope")
+    assert error_code(root) == "idDoesNotExist"
