@@ -45,9 +45,13 @@ class NodeServer:
 
     async def start(self) -> None:
         self.store = await HoldingsStore.open(self.config.database_path())
-        provider = await OaiProvider.create(self.store, self.config)
-        await self._start_grpc(provider)
-        await self._start_http(provider)
+        try:
+            provider = await OaiProvider.create(self.store, self.config)
+            await self._start_grpc(provider)
+            await self._start_http(provider)
+        except BaseException:
+            await self.stop(grace=0)  # a port in use must not leave the other server running
+            raise
         log.info(
             "node %s (%s) serving gRPC on %s:%d and OAI-PMH on http://%s:%d/oai",
             self.config.symbol,
@@ -74,7 +78,10 @@ class NodeServer:
         names += await self._optional_services(server)
         reflection.enable_server_reflection([*names, reflection.SERVICE_NAME], server)
         host, port = split_listen(self.config.grpc_listen)
-        self.grpc_port = server.add_insecure_port(f"{host}:{port}")
+        try:
+            self.grpc_port = server.add_insecure_port(f"{host}:{port}")
+        except RuntimeError as error:  # grpcio raises, older versions returned 0
+            raise OSError(f"cannot listen for gRPC on {host}:{port}: {error}") from error
         if self.grpc_port == 0:
             raise OSError(f"cannot listen for gRPC on {host}:{port}")
         await server.start()
