@@ -153,9 +153,7 @@ class _Run:
         self.started = time.monotonic()
 
     async def run(self) -> None:
-        identify = await asyncio.to_thread(self.client.fetch_blocking, {"verb": "Identify"})
-        # A server whose Identify fails still gets harvested, at day granularity.
-        granularity = identify.identify.get("granularity") or "YYYY-MM-DD"
+        granularity = await self._granularity()
         state = self.state
         token = state.resumption_token
         if token is not None:
@@ -177,7 +175,7 @@ class _Run:
                     page.error_code, page.records, page.resumption_token = None, [], None
                 if page.error_code is not None:
                     raise OaiProtocolError(page.error_code, page.error_message)
-                response_date = response_date or page.response_date
+                response_date = response_date or page.response_date or _utc_now()
                 token = self._next_token(page, token)
                 if token is not None:
                     pending = self._fetch(token, run_from)
@@ -187,6 +185,20 @@ class _Run:
         finally:
             if not pending.done():
                 pending.cancel()
+            elif not pending.cancelled():
+                pending.exception()  # a lookahead that failed after we stopped: seen, not lost
+
+    async def _granularity(self) -> str:
+        """The granularity Identify announces; day granularity when Identify fails,
+        as some servers' does while their lists work."""
+        try:
+            identify = await asyncio.to_thread(self.client.fetch_blocking, {"verb": "Identify"})
+        except FailedPrecondition as error:
+            log.warning(
+                "%s: Identify failed (%s); assuming day granularity", self.source.name, error
+            )
+            return "YYYY-MM-DD"
+        return identify.identify.get("granularity") or "YYYY-MM-DD"
 
     def _fetch(self, token: str | None, run_from: str | None) -> asyncio.Task[OaiPage]:
         """Start fetching a page in a worker thread; the caller awaits it later."""
@@ -239,7 +251,7 @@ class _Run:
         else:
             _clear_checkpoint(state)
             state.next_from = response_date
-            state.last_harvest = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            state.last_harvest = _utc_now()
             state.last_error = None
             self.summary.next_from = response_date
         await self.harvester.catalog.commit_page(state, records, deleted, quarantined)
@@ -297,6 +309,10 @@ def to_granularity(stamp: str | None, granularity: str) -> str | None:
     if "hh" in granularity:
         return when.strftime("%Y-%m-%dT%H:%M:%SZ")
     return when.strftime("%Y-%m-%d")
+
+
+def _utc_now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _clear_checkpoint(state: SourceState) -> None:

@@ -6,6 +6,8 @@ import time
 from email.utils import formatdate
 from pathlib import Path
 
+import pytest
+
 from federation.catalog import UnionCatalog
 from harvester import Harvester, RetryPolicy, adhoc_source
 from tests.harvester.conftest import snapshot, stored_ids
@@ -15,6 +17,7 @@ from tests.harvester.oai_server import (
     PagedRepository,
     ReplayRepository,
     StoredRecord,
+    records_from,
 )
 
 FAST = RetryPolicy(retries=3, backoff=0.01, max_delay=2.0, timeout=5.0)
@@ -241,3 +244,42 @@ async def test_a_failed_run_resumes_at_its_checkpoint_even_when_the_token_expire
     assert expired.from_date == "2026-11-28T10:00:00Z"
     assert state.next_from == "2026-11-29T00:00:00Z" and state.last_error is None
     assert len(stored_ids(db)) == 50
+
+
+@pytest.mark.parametrize(
+    ("fixture", "prefix", "records", "deleted"),
+    [
+        ("xbib-zdb-oai-marc.xml", "MARC21-xml", 50, 0),  # DNB, slim: prefixed namespace
+        ("ucldc-testOAI-tind.xml", "marcxml", 5, 0),  # Berkeley TIND, marc: prefix
+        ("ucldc-testOAI-128-records.xml", "oai_dc", 128, 0),  # California Digital Library
+        ("ucldc-testOAI.xml", "oai_dc", 3, 5),
+        ("zenodo_ListRecords_oai_dc_from2026-04-01.xml", "oai_dc", 50, 0),  # Cyrillic among them
+    ],
+)
+async def test_every_real_format_feeds_the_catalog(
+    tmp_path: Path, oai_fixtures: Path, fixture: str, prefix: str, records: int, deleted: int
+):
+    repository = PagedRepository(records_from(oai_fixtures / fixture), page_size=40)
+    async with OaiServer(repository) as server:
+        catalog = await UnionCatalog.open(tmp_path / "c.db")
+        source = adhoc_source(server.url, "LIB", prefix=prefix)
+        summary = await Harvester(catalog, FAST).harvest(source)
+        await catalog.close()
+    assert summary.ok, summary.error
+    assert (summary.records, summary.deleted, summary.quarantined) == (records, deleted, 0)
+    assert repository.list_requests()[0]["metadataPrefix"] == prefix
+    assert len(stored_ids(tmp_path / "c.db")) == records
+
+
+async def test_a_harvested_russian_title_is_found_by_a_reader(tmp_path: Path, oai_fixtures: Path):
+    """Zenodo's Cyrillic record, harvested as oai_dc, is found in lower case."""
+    fixture = oai_fixtures / "zenodo_ListRecords_oai_dc_from2026-04-01.xml"
+    repository = PagedRepository(records_from(fixture), page_size=25)
+    async with OaiServer(repository) as server:
+        catalog = await UnionCatalog.open(tmp_path / "c.db")
+        await Harvester(catalog, FAST).harvest(adhoc_source(server.url, "ZEN", prefix="oai_dc"))
+        found = await catalog.search("приверженности лечению")
+        await catalog.close()
+    assert found.total == 1
+    assert found.results[0].title.startswith("СОВРЕМЕННЫЕ ПРОБЛЕМЫ ПРИВЕРЖЕННОСТИ")
+    assert found.results[0].libraries == ["ZEN"]
