@@ -42,6 +42,7 @@ class NodeServer:
         self._grpc: grpc.aio.Server | None = None
         self._runner: web.AppRunner | None = None
         self._closers: list = []
+        self._tasks: list[asyncio.Task] = []
 
     async def start(self) -> None:
         self.store = await HoldingsStore.open(self.config.database_path())
@@ -52,6 +53,7 @@ class NodeServer:
         except BaseException:
             await self.stop(grace=0)  # a port in use must not leave the other server running
             raise
+        self._start_heartbeat()
         log.info(
             "node %s (%s) serving gRPC on %s:%d and OAI-PMH on http://%s:%d/oai",
             self.config.symbol,
@@ -103,6 +105,35 @@ class NodeServer:
 
         return [svc.full_name for svc in patron_service_pb2.DESCRIPTOR.services_by_name.values()]
 
+    def _start_heartbeat(self) -> None:
+        """Beat to the coordinator when node.toml names one (``libfed node join``)."""
+        try:
+            link_module = importlib.import_module("node.coordinator_link")
+        except ModuleNotFoundError as error:
+            if error.name != "node.coordinator_link":
+                raise
+            return
+        link = link_module.CoordinatorLink.from_config(self.config)
+        if link is None:
+            return
+        # advertise the addresses actually bound (a config may say port 0)
+        grpc_host = split_listen(self.config.grpc_listen)[0]
+        http_host = split_listen(self.config.http_listen)[0]
+        table = dict(self.config.coordinator)
+        table.setdefault("advertise_grpc", f"{grpc_host}:{self.grpc_port}")
+        table.setdefault("advertise_oai", f"http://{http_host}:{self.http_port}/oai")
+        self.config.extra["coordinator"] = table
+        store = self.store
+        assert store is not None
+
+        async def record_count() -> int:
+            return (await store.stats())["records"]
+
+        task = asyncio.create_task(link_module.heartbeat_loop(link, self.config, record_count))
+        self._tasks.append(task)
+        self._closers.append(link.close)
+        log.info("node %s: heartbeat to the coordinator at %s", self.config.symbol, link.address)
+
     async def _start_http(self, provider: OaiProvider) -> None:
         app = web.Application()
         app.add_routes(oai_routes(provider))
@@ -115,6 +146,9 @@ class NodeServer:
         self.http_port = site._server.sockets[0].getsockname()[1]  # the bound port (0 → real)
 
     async def stop(self, grace: float = 2.0) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._runner is not None:
             await self._runner.cleanup()
         if self._grpc is not None:
