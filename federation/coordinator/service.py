@@ -16,6 +16,7 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 
+from federation.coordinator.lookups import Lookups
 from federation.coordinator.model import (
     COORDINATOR,
     LoanRequest,
@@ -88,6 +89,11 @@ class _Held:
             del owner._locks[self._key]
 
 
+def _rota_note(request: LoanRequest) -> str:
+    usable = sum(1 for e in request.rota if e.outcome is Outcome.PENDING)
+    return f"rota of {len(request.rota)} ({usable} answered availability)"
+
+
 def _event(actor: str, before: Status, after: Status, *, action=None, note="") -> StatusEvent:
     return StatusEvent(time=now(), actor=actor, from_status=before, to_status=after,
                        action=action, note=note)
@@ -104,6 +110,7 @@ class LoanService:
         self.gateway = gateway
         self.timing = timing or Timing()
         self.locks = KeyedLocks()
+        self.lookups = Lookups(store, catalog)
         #: Woken whenever a transition leaves calls in the outbox.
         self.outbox_ready = asyncio.Event()
         #: One sender at a time, so no status change reaches a lender twice or out of order.
@@ -132,9 +139,16 @@ class LoanService:
             isbn=submission.isbn, title=title, pickup_location=submission.pickup_location,
             needed_before=submission.needed_before, note=submission.note,
         )
-        event = StatusEvent(time=request.created, actor=caller, from_status=None,
-                            to_status=Status.REQUEST_RECEIVED, note="submitted")
-        stored = await self.store.insert_request(request, event)
+        # The availability round runs before the request is stored, so the request,
+        # its rota and both events are one transaction; a crash before it loses
+        # nothing the submitter was told about (it retries with the same key).
+        await self._route(request)
+        events = [
+            StatusEvent(time=request.created, actor=caller, from_status=None,
+                        to_status=Status.REQUEST_RECEIVED, note="submitted"),
+            _event(COORDINATOR, request.status, request.status, note=_rota_note(request)),
+        ]
+        stored = await self.store.insert_request(request, events)
         if stored.request_id == request.request_id:
             log.info("request %s from %s for cluster %s", request.request_id, caller, cluster_id)
             await self.advance(request.request_id)
@@ -150,11 +164,7 @@ class LoanService:
             if not clusters:
                 raise NotFound(f"no library of the union catalog holds ISBN {submission.isbn}")
             cluster_id = clusters[0]
-        cluster = await self.catalog.get_cluster(cluster_id)
-        if cluster is None:
-            raise NotFound(f"no cluster {cluster_id} in the union catalog")
-        summary = getattr(cluster, "summary", cluster)
-        return cluster_id, getattr(summary, "title", "") or ""
+        return cluster_id, await self.lookups.title(cluster_id)
 
     # -- driving a request forward -----------------------------------------------
 
@@ -175,6 +185,9 @@ class LoanService:
                 while request.status is Status.REQUEST_RECEIVED:
                     if not request.routed:
                         await self._route(request)
+                        await self.store.save(request, entries=request.rota, events=[
+                            _event(COORDINATOR, request.status, request.status,
+                                   note=_rota_note(request))])
                     await self._offer_next(request)
         except Exception:
             log.exception("advancing request %s failed; it will be retried", request_id)
@@ -182,22 +195,14 @@ class LoanService:
             self._working.discard(request_id)
 
     async def _route(self, request: LoanRequest) -> None:
-        try:
-            holdings = await self.catalog.holdings(request.cluster_id)
-        except NotFound:
-            holdings = []  # the work left the catalog since submission: end of rota
-        nodes = {node.symbol: node for node in await self.store.nodes()}
+        """Ask every holder for availability and rank them into the request's rota."""
+        holdings = await self.lookups.holdings(request.cluster_id)
+        nodes = await self.lookups.nodes()
         request.rota = await build_rota(
             holdings, request.requester, nodes, self.gateway, self.timing.availability_timeout
         )
         request.routed = True
         request.updated = now()
-        usable = sum(1 for e in request.rota if e.outcome is Outcome.PENDING)
-        note = f"rota of {len(request.rota)} ({usable} answered availability)"
-        await self.store.save(
-            request, entries=request.rota,
-            events=[_event(COORDINATOR, request.status, request.status, note=note)],
-        )
 
     async def _offer_next(self, request: LoanRequest) -> None:
         """Offer to the current lender (again, after a restart) or to the next one."""
@@ -211,12 +216,13 @@ class LoanService:
             if entry is None:
                 await self._end_of_rota(request)
                 return
+            # Not stored yet: positions are fixed, so after a crash the same position
+            # (the same attempt) is offered again and the lender answers it the same way.
             entry.outcome = Outcome.OFFERED
             request.attempt, request.lender = entry.position, entry.lender
             request.deadline_at = now() + self.timing.answer_deadline
             request.updated = now()
-            await self.store.save(request, entries=[entry])
-        node = await self.store.node(entry.lender)
+        node = (await self.lookups.nodes()).get(entry.lender) or await self.store.node(entry.lender)
         try:
             answer = await self.gateway.offer(node, request, entry)
         except Unavailable as error:
@@ -230,6 +236,8 @@ class LoanService:
         before, request.status = request.status, answer.status
         if answer.status is Status.WILL_SUPPLY:
             entry.outcome = Outcome.WILL_SUPPLY
+        else:
+            entry.outcome = Outcome.OFFERED
         request.deadline_at = now() + self.timing.answer_deadline
         request.updated = now()
         await self.store.save(request, entries=[entry],

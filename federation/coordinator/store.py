@@ -1,8 +1,8 @@
 """The coordinator's state: nodes, requests, rotas, audit trail, outbox — one SQLite file.
 
-SQL lives only here. One connection writes (WAL mode; an asyncio lock keeps each
-multi-row change in its own transaction), a second one reads, so readers see
-only committed state. The schema is versioned with ``PRAGMA user_version``.
+SQL lives only here. One connection writes (WAL mode; each change is one
+transaction, run in one hop on the connection's thread), a second one reads,
+so readers see only committed state. The schema is versioned with ``PRAGMA user_version``.
 
 Deadlines are columns (``requests.deadline_at``, ``requests.due_time``) and
 calls owed to nodes are rows of ``deliveries`` (an outbox), so both survive a
@@ -11,10 +11,8 @@ restart: a restarted coordinator finds every pending duty in this file.
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 from collections.abc import Iterable
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiosqlite
@@ -137,7 +135,6 @@ class CoordinatorStore:
     def __init__(self, writer: aiosqlite.Connection, reader: aiosqlite.Connection) -> None:
         self._db = writer
         self._read = reader
-        self._lock = asyncio.Lock()
 
     @classmethod
     async def open(cls, path: str | Path) -> CoordinatorStore:
@@ -168,37 +165,59 @@ class CoordinatorStore:
                 f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;"
             )
 
-    @asynccontextmanager
-    async def _transaction(self):
-        async with self._lock:
-            await self._db.execute("BEGIN IMMEDIATE")
+    async def _write(self, fn, *args):
+        """Run ``fn(connection, *args)`` in one transaction on the writer's thread.
+
+        One hop to the database thread per change (not one per statement) keeps a
+        transition cheap; the thread runs one job at a time, so writes never mix.
+        """
+
+        def run():
+            connection = self._db._conn  # aiosqlite's sqlite3 connection, on its own thread
+            connection.execute("BEGIN IMMEDIATE")
             try:
-                yield self._db
+                result = fn(connection, *args)
             except BaseException:
-                await self._db.execute("ROLLBACK")
+                connection.execute("ROLLBACK")
                 raise
-            await self._db.execute("COMMIT")
+            connection.execute("COMMIT")
+            return result
+
+        return await self._db._execute(run)
+
+    async def _read_with(self, fn, *args):
+        """Run ``fn(connection, *args)`` (several queries, one snapshot) in one hop."""
+
+        def run():
+            connection = self._read._conn
+            connection.execute("BEGIN")
+            try:
+                return fn(connection, *args)
+            finally:
+                connection.execute("COMMIT")
+
+        return await self._read._execute(run)
 
     async def _one(self, sql: str, params: Iterable = ()) -> sqlite3.Row | None:
-        async with self._read.execute(sql, tuple(params)) as cursor:
-            return await cursor.fetchone()
+        rows = await self._all(sql, params)
+        return rows[0] if rows else None
 
     async def _all(self, sql: str, params: Iterable = ()) -> list[sqlite3.Row]:
-        async with self._read.execute(sql, tuple(params)) as cursor:
-            return list(await cursor.fetchall())
+        # Execute and fetch in one step on the reader's thread: a cursor left open
+        # while other coroutines read would pin an old snapshot of the WAL.
+        return list(await self._read.execute_fetchall(sql, tuple(params)))
 
     # -- nodes -------------------------------------------------------------------
 
     async def add_node(self, node: Node, token_hash: str, at: float) -> None:
         """Register a node; AlreadyExists when its symbol is taken."""
         try:
-            async with self._transaction() as db:
-                await db.execute(
-                    "INSERT INTO nodes (symbol, name, grpc_address, oai_url, token_hash,"
-                    " priority, created) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (node.symbol, node.name, node.grpc_address, node.oai_url, token_hash,
-                     node.priority, at),
-                )
+            await self._write(lambda db: db.execute(
+                "INSERT INTO nodes (symbol, name, grpc_address, oai_url, token_hash,"
+                " priority, created) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (node.symbol, node.name, node.grpc_address, node.oai_url, token_hash,
+                 node.priority, at),
+            ))
         except sqlite3.IntegrityError as error:
             raise AlreadyExists(f"node {node.symbol} is already registered") from error
 
@@ -218,38 +237,31 @@ class CoordinatorStore:
     async def record_health(
         self, symbol: str, *, up: bool, latency_ms: float | None, error: str, at: float
     ) -> None:
-        async with self._transaction() as db:
-            await db.execute(
-                "UPDATE nodes SET up = ?, latency_ms = ?, last_error = ?,"
-                " last_seen = CASE WHEN ? THEN ? ELSE last_seen END WHERE symbol = ?",
-                (int(up), latency_ms, error, int(up), at, symbol),
-            )
+        await self._write(lambda db: db.execute(
+            "UPDATE nodes SET up = ?, latency_ms = ?, last_error = ?,"
+            " last_seen = CASE WHEN ? THEN ? ELSE last_seen END WHERE symbol = ?",
+            (int(up), latency_ms, error, int(up), at, symbol),
+        ))
 
     async def record_heartbeat(
         self, symbol: str, *, grpc_address: str, oai_url: str, record_count: int, at: float
     ) -> None:
-        async with self._transaction() as db:
-            await db.execute(
-                "UPDATE nodes SET grpc_address = COALESCE(NULLIF(?, ''), grpc_address),"
-                " oai_url = COALESCE(NULLIF(?, ''), oai_url), record_count = ?, last_seen = ?"
-                " WHERE symbol = ?",
-                (grpc_address, oai_url, record_count, at, symbol),
-            )
+        await self._write(lambda db: db.execute(
+            "UPDATE nodes SET grpc_address = COALESCE(NULLIF(?, ''), grpc_address),"
+            " oai_url = COALESCE(NULLIF(?, ''), oai_url), record_count = ?, last_seen = ?"
+            " WHERE symbol = ?",
+            (grpc_address, oai_url, record_count, at, symbol),
+        ))
 
     # -- requests ----------------------------------------------------------------
 
-    async def insert_request(self, request: LoanRequest, event: StatusEvent) -> LoanRequest:
-        """Store a new request, or return the one submitted with the same key before.
+    async def insert_request(self, request: LoanRequest, events: list[StatusEvent]) -> LoanRequest:
+        """Store a new request with its rota, or return the one submitted with the same key.
 
         A reader's second open request for the same work is AlreadyExists.
         """
         try:
-            async with self._transaction() as db:
-                await db.execute(
-                    f"INSERT INTO requests ({_REQUEST_COLUMNS}) VALUES ({', '.join('?' * 21)})",
-                    _request_values(request),
-                )
-                await self._insert_events(db, request.request_id, [event])
+            await self._write(_save_sync, request, events, request.rota, (), None, True)
         except sqlite3.IntegrityError as error:
             existing = await self.request_by_key(request.requester, request.idempotency_key)
             if existing is not None:
@@ -257,7 +269,7 @@ class CoordinatorStore:
             raise AlreadyExists(
                 f"this reader already has an open request for cluster {request.cluster_id}"
             ) from error
-        return await self.request(request.request_id)
+        return request
 
     async def request_by_key(self, requester: str, key: str) -> LoanRequest | None:
         row = await self._one(
@@ -267,34 +279,10 @@ class CoordinatorStore:
         return await self.request(row["request_id"]) if row else None
 
     async def request(self, request_id: str, *, full: bool = True) -> LoanRequest:
-        row = await self._one(
-            f"SELECT {_REQUEST_COLUMNS} FROM requests WHERE request_id = ?", (request_id,)
-        )
-        if row is None:
+        """One request with its rota (and, when ``full``, its history); NotFound otherwise."""
+        request = await self._read_with(_request_sync, request_id, full)
+        if request is None:
             raise NotFound(f"no request {request_id}")
-        request = _request(row)
-        request.rota = [
-            RotaEntry(
-                position=r["position"], lender=r["lender"], record_id=r["record_id"],
-                available_count=r["available_count"], open_loans=r["open_loans"],
-                score=r["score"], outcome=Outcome(r["outcome"]), reason=r["reason"],
-            )
-            for r in await self._all(
-                "SELECT * FROM rota WHERE request_id = ? ORDER BY position", (request_id,)
-            )
-        ]
-        if full:
-            request.history = [
-                StatusEvent(
-                    time=r["time"], actor=r["actor"],
-                    from_status=Status(r["from_status"]) if r["from_status"] else None,
-                    to_status=Status(r["to_status"]),
-                    action=Action(r["action"]) if r["action"] else None, note=r["note"],
-                )
-                for r in await self._all(
-                    "SELECT * FROM events WHERE request_id = ? ORDER BY id", (request_id,)
-                )
-            ]
         return request
 
     async def save(
@@ -311,45 +299,7 @@ class CoordinatorStore:
         ``deliveries`` are ``(attempt, lender, status, action, due_time, note)``;
         ``lending`` is ``(lender, requester)`` when an item was just supplied.
         """
-        async with self._transaction() as db:
-            await db.execute(
-                f"REPLACE INTO requests ({_REQUEST_COLUMNS}) VALUES ({', '.join('?' * 21)})",
-                _request_values(request),
-            )
-            if entries:
-                await db.executemany(
-                    "REPLACE INTO rota (request_id, position, lender, record_id, available_count,"
-                    " open_loans, score, outcome, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        (request.request_id, e.position, e.lender, e.record_id, e.available_count,
-                         e.open_loans, e.score, str(e.outcome), e.reason)
-                        for e in entries
-                    ],
-                )
-            await self._insert_events(db, request.request_id, events)
-            if deliveries:
-                await db.executemany(
-                    "INSERT INTO deliveries (request_id, attempt, lender, status, action,"
-                    " due_time, note, next_try) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    [(request.request_id, *d, request.updated) for d in deliveries],
-                )
-            if lending:
-                await db.execute("UPDATE nodes SET lent = lent + 1 WHERE symbol = ?", (lending[0],))
-                await db.execute(
-                    "UPDATE nodes SET borrowed = borrowed + 1 WHERE symbol = ?", (lending[1],)
-                )
-
-    @staticmethod
-    async def _insert_events(db, request_id: str, events: Iterable[StatusEvent]) -> None:
-        await db.executemany(
-            "INSERT INTO events (request_id, time, actor, from_status, to_status, action, note)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [
-                (request_id, e.time, e.actor, e.from_status and str(e.from_status),
-                 str(e.to_status), e.action and str(e.action), e.note)
-                for e in events
-            ],
-        )
+        await self._write(_save_sync, request, events, entries, deliveries, lending, False)
 
     async def list_requests(
         self, symbol: str | None, role: str = "", statuses: Iterable[str] = (),
@@ -373,8 +323,12 @@ class CoordinatorStore:
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY created DESC, request_id LIMIT ? OFFSET ?"
-        rows = await self._all(sql, (*params, limit, offset))
-        return [await self.request(row["request_id"], full=False) for row in rows]
+
+        def load(db):
+            rows = db.execute(sql, (*params, limit, offset)).fetchall()
+            return [_request_sync(db, row["request_id"], False) for row in rows]
+
+        return await self._read_with(load)
 
     async def requests_needing_work(self) -> list[str]:
         """Requests the coordinator itself must move on: not yet routed, or an offer unsent."""
@@ -413,15 +367,14 @@ class CoordinatorStore:
         return row["n"]
 
     async def delivered(self, delivery_id: int) -> None:
-        async with self._transaction() as db:
-            await db.execute("DELETE FROM deliveries WHERE id = ?", (delivery_id,))
+        await self._write(lambda db: db.execute("DELETE FROM deliveries WHERE id = ?",
+                                                (delivery_id,)))
 
     async def delivery_failed(self, delivery_id: int, next_try: float, error: str) -> None:
-        async with self._transaction() as db:
-            await db.execute(
-                "UPDATE deliveries SET tries = tries + 1, next_try = ?, last_error = ? WHERE id = ?",
-                (next_try, error[:500], delivery_id),
-            )
+        await self._write(lambda db: db.execute(
+            "UPDATE deliveries SET tries = tries + 1, next_try = ?, last_error = ? WHERE id = ?",
+            (next_try, error[:500], delivery_id),
+        ))
 
     # -- statistics --------------------------------------------------------------
 
@@ -435,3 +388,69 @@ class CoordinatorStore:
             "SELECT supplied_time - created AS s FROM requests WHERE supplied_time IS NOT NULL"
         )
         return [row["s"] for row in rows]
+
+
+# -- the statements of one transition, run on the database thread ------------------------
+
+
+def _save_sync(db, request: LoanRequest, events, entries, deliveries, lending, new: bool) -> None:
+    verb = "INSERT" if new else "REPLACE"
+    db.execute(
+        f"{verb} INTO requests ({_REQUEST_COLUMNS}) VALUES ({', '.join('?' * 21)})",
+        _request_values(request),
+    )
+    if entries:
+        db.executemany(
+            "REPLACE INTO rota (request_id, position, lender, record_id, available_count,"
+            " open_loans, score, outcome, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(request.request_id, e.position, e.lender, e.record_id, e.available_count,
+              e.open_loans, e.score, str(e.outcome), e.reason) for e in entries],
+        )
+    if events:
+        db.executemany(
+            "INSERT INTO events (request_id, time, actor, from_status, to_status, action, note)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(request.request_id, e.time, e.actor, e.from_status and str(e.from_status),
+              str(e.to_status), e.action and str(e.action), e.note) for e in events],
+        )
+    if deliveries:
+        db.executemany(
+            "INSERT INTO deliveries (request_id, attempt, lender, status, action,"
+            " due_time, note, next_try) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [(request.request_id, *d, request.updated) for d in deliveries],
+        )
+    if lending:
+        db.execute("UPDATE nodes SET lent = lent + 1 WHERE symbol = ?", (lending[0],))
+        db.execute("UPDATE nodes SET borrowed = borrowed + 1 WHERE symbol = ?", (lending[1],))
+
+
+def _request_sync(db, request_id: str, full: bool) -> LoanRequest | None:
+    row = db.execute(
+        f"SELECT {_REQUEST_COLUMNS} FROM requests WHERE request_id = ?", (request_id,)
+    ).fetchone()
+    if row is None:
+        return None
+    request = _request(row)
+    request.rota = [
+        RotaEntry(
+            position=r["position"], lender=r["lender"], record_id=r["record_id"],
+            available_count=r["available_count"], open_loans=r["open_loans"],
+            score=r["score"], outcome=Outcome(r["outcome"]), reason=r["reason"],
+        )
+        for r in db.execute(
+            "SELECT * FROM rota WHERE request_id = ? ORDER BY position", (request_id,)
+        ).fetchall()
+    ]
+    if full:
+        request.history = [
+            StatusEvent(
+                time=r["time"], actor=r["actor"],
+                from_status=Status(r["from_status"]) if r["from_status"] else None,
+                to_status=Status(r["to_status"]),
+                action=Action(r["action"]) if r["action"] else None, note=r["note"],
+            )
+            for r in db.execute(
+                "SELECT * FROM events WHERE request_id = ? ORDER BY id", (request_id,)
+            ).fetchall()
+        ]
+    return request
