@@ -14,6 +14,7 @@ available copy, so a library exporting bare bibliographic records can lend.
 
 from __future__ import annotations
 
+import calendar
 import re
 from collections.abc import Callable
 
@@ -107,8 +108,6 @@ _READERS: dict[str, Callable[[pymarc.Field], Item | None]] = {
 
 def _due(text: str) -> int | None:
     """A Koha due date (YYYY-MM-DD) as Unix seconds at midnight UTC."""
-    import calendar
-
     match = re.match(r"(\d{4})-(\d{2})-(\d{2})", text)
     if not match:
         return None

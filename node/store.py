@@ -15,7 +15,6 @@ import secrets
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,10 @@ import aiosqlite
 
 from federation.errors import NotFound
 from node.model import PARENT_SETS, Holding, Item, location_set, schema_set
+from node.queries import OaiQuery, SearchTerms, fold, like_word
 from node.schema import MIGRATIONS
+
+__all__ = ["HoldingsStore", "OaiQuery", "SearchTerms", "fold", "item_from_row"]
 
 
 class HoldingsStore:
@@ -204,13 +206,13 @@ class HoldingsStore:
         ):
             for word in words:
                 where.append(f"{column} LIKE ?")
-                params.append(f"%{_like(word)}%")
+                params.append(f"%{like_word(word)}%")
         if terms.isbn:
             where.append("id IN (SELECT record_id FROM record_isbns WHERE isbn = ?)")
             params.append(terms.isbn)
         if terms.issn:
             where.append("json_extract(summary, '$.issns') LIKE ?")
-            params.append(f"%{_like(terms.issn)}%")
+            params.append(f"%{like_word(terms.issn)}%")
         condition = " AND ".join(where)
         total = await self.fetchone(f"SELECT COUNT(*) FROM records WHERE {condition}", params)
         rows = await self.fetchall(
@@ -243,53 +245,6 @@ class HoldingsStore:
             "deleted_records": deleted[0] if deleted else 0,
             "loans_by_status": {row[0]: row[1] for row in loans},
         }
-
-
-@dataclass(slots=True, frozen=True)
-class OaiQuery:
-    """The selective-harvesting filters of an OAI-PMH list request."""
-
-    schemas: tuple[str, ...] | None = None
-    set_spec: str | None = None
-    start: int | None = None
-    end: int | None = None
-
-    def where(self) -> tuple[list[str], list[Any]]:
-        where: list[str] = ["1"]
-        params: list[Any] = []
-        if self.schemas is not None:
-            where.append(f"schema IN ({','.join('?' * len(self.schemas))})")
-            params.extend(self.schemas)
-        if self.start is not None:
-            where.append("datestamp >= ?")
-            params.append(self.start)
-        if self.end is not None:
-            where.append("datestamp <= ?")
-            params.append(self.end)
-        if self.set_spec is not None:
-            where.append("id IN (SELECT record_id FROM record_sets WHERE set_spec = ?)")
-            params.append(self.set_spec)
-        return where, params
-
-
-@dataclass(slots=True, frozen=True)
-class SearchTerms:
-    """Folded search words per field (see :func:`fold`)."""
-
-    words: tuple[str, ...] = ()
-    title: tuple[str, ...] = ()
-    author: tuple[str, ...] = ()
-    isbn: str = ""
-    issn: str = ""
-
-
-def fold(value: str | None) -> str:
-    """Case-folded with ё as е: how Russian and English words are compared here."""
-    return (value or "").casefold().replace("ё", "е")
-
-
-def _like(word: str) -> str:
-    return word.replace("\\", "").replace("%", "").replace("_", "")
 
 
 def item_from_row(row: aiosqlite.Row) -> Item:
