@@ -202,7 +202,8 @@ class PagePlan:
         members: dict[int, list[Member]] = defaultdict(list)
         moved = {pk for _cluster, pk in self.write.moved}
         left = set(self.write.deleted) | set(self.page_members) | moved
-        stored = [c for c in self.touched if c < self.first_new_cluster]
+        stored = sorted(c for c in self.touched if c < self.first_new_cluster)
+        self.write.clusters_stored = stored
         for cluster, member in await self.storage.merge_members(stored):
             if member.pk in moved:
                 members[neighbourhood.cluster_of[member.pk]].append(member)  # type: ignore[index]

@@ -29,7 +29,7 @@ import json
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Literal
 
 from rapidfuzz.distance import Levenshtein
@@ -101,7 +101,9 @@ class MatchData:
         return keys
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"))
+        # By hand: dataclasses.asdict deep-copies every value, and this runs per record.
+        data = {name: getattr(self, name) for name in _MATCH_FIELDS}
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str) -> MatchData:
@@ -110,6 +112,9 @@ class MatchData:
     def digest(self) -> str:
         """Changes exactly when a re-harvested record must be re-deduplicated."""
         return hashlib.blake2b(self.to_json().encode(), digest_size=12).hexdigest()
+
+
+_MATCH_FIELDS = tuple(f.name for f in fields(MatchData))
 
 
 def _compact(value: str) -> str:
@@ -246,9 +251,11 @@ class Neighbourhood:
     cluster_of: dict[int, int | None]
     key_hits: dict[str, set[int]]
     _members: dict[int, set[int]] = field(init=False, repr=False)
+    _keys: dict[int, list[str]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._members = defaultdict(set)
+        self._keys = {}
         for record, cluster in self.cluster_of.items():
             if cluster is not None:
                 self._members[cluster].add(record)
@@ -272,7 +279,7 @@ class Neighbourhood:
         """Placed records of other sources sharing a key, in RecordManager's order."""
         me = self.match[record]
         ranked: dict[int, int] = {}
-        for key in me.keys():
+        for key in self.keys(record):
             for other in self.key_hits.get(key, ()):
                 cluster = self.cluster_of.get(other)
                 if other == record or cluster is None or other not in self.match:
@@ -286,9 +293,15 @@ class Neighbourhood:
     def _assign(self, record: int, cluster: int) -> int:
         self.cluster_of[record] = cluster
         self._members[cluster].add(record)
-        for key in self.match[record].keys():
+        for key in self.keys(record):
             self.key_hits.setdefault(key, set()).add(record)
         return cluster
+
+    def keys(self, record: int) -> list[str]:
+        found = self._keys.get(record)
+        if found is None:
+            found = self._keys[record] = self.match[record].keys()
+        return found
 
     def detach(self, records: Iterable[int]) -> None:
         """Take records out of their clusters, to be placed again (or dropped)."""

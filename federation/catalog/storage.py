@@ -78,6 +78,8 @@ class PageWrite:
     keys_added: list[tuple[int, int]] = field(default_factory=list)
     clusters: list[ClusterRow] = field(default_factory=list)
     clusters_removed: list[int] = field(default_factory=list)
+    #: Clusters that were stored before this page (their old rows are replaced).
+    clusters_stored: list[int] = field(default_factory=list)
     quarantined: list[QuarantinedRecord] = field(default_factory=list)
     #: OAI identifiers whose quarantine entry a good copy now replaces.
     unquarantined: list[str] = field(default_factory=list)

@@ -155,12 +155,11 @@ class SqliteStorage(SearchReader):
 
     async def write_page(self, page: PageWrite) -> None:
         """Apply a page's changes; the caller holds the transaction."""
-        w = self._writer
-        await w.executemany(
+        await self._many(
             "DELETE FROM match_keys WHERE key = ? AND record_pk = ?", page.keys_removed
         )
-        await w.executemany("DELETE FROM records WHERE pk = ?", [(pk,) for pk in page.deleted])
-        await w.executemany(
+        await self._many("DELETE FROM records WHERE pk = ?", [(pk,) for pk in page.deleted])
+        await self._many(
             "INSERT OR REPLACE INTO records (pk, source, oai_identifier, library, record_id, "
             "datestamp, schema, raw, normalized, match, digest, score, cluster_pk) "
             "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -170,29 +169,33 @@ class SqliteStorage(SearchReader):
                 for r in page.records
             ],
         )  # fmt: skip
-        await w.executemany("UPDATE records SET cluster_pk = ? WHERE pk = ?", page.moved)
-        await w.executemany("INSERT OR IGNORE INTO match_keys VALUES (?, ?)", page.keys_added)
+        await self._many("UPDATE records SET cluster_pk = ? WHERE pk = ?", page.moved)
+        await self._many("INSERT OR IGNORE INTO match_keys VALUES (?, ?)", page.keys_added)
         await self._write_clusters(page)
-        await w.executemany(
+        await self._many(
             "INSERT OR REPLACE INTO quarantine (source, oai_identifier, reason, raw) "
             "VALUES (?, ?, ?, ?)",
             [(page.source.name, q.oai_identifier, q.reason, q.raw_xml) for q in page.quarantined],
         )
-        await w.executemany(
-            "DELETE FROM quarantine WHERE source = ? AND oai_identifier = ?",
-            [(page.source.name, oai) for oai in page.unquarantined],
-        )
-        await self._save_source(w, page.source)
+        for part in chunks(page.unquarantined):
+            await self._writer.execute(
+                f"DELETE FROM quarantine WHERE source = ? AND oai_identifier IN ({marks(part)})",
+                (page.source.name, *part),
+            )
+        await self._save_source(self._writer, page.source)
+
+    async def _many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            await self._writer.executemany(sql, rows)
 
     async def _write_clusters(self, page: PageWrite) -> None:
-        w = self._writer
-        touched = [(c.pk,) for c in page.clusters] + [(pk,) for pk in page.clusters_removed]
-        await w.executemany("DELETE FROM cluster_search WHERE rowid = ?", touched)
-        await w.executemany("DELETE FROM cluster_libraries WHERE cluster_pk = ?", touched)
-        await w.executemany(
+        stale = [(pk,) for pk in page.clusters_stored]
+        await self._many("DELETE FROM cluster_search WHERE rowid = ?", stale)
+        await self._many("DELETE FROM cluster_libraries WHERE cluster_pk = ?", stale)
+        await self._many(
             "DELETE FROM clusters WHERE pk = ?", [(pk,) for pk in page.clusters_removed]
         )
-        await w.executemany(
+        await self._many(
             "INSERT OR REPLACE INTO clusters (pk, best_record_pk, title, authors, year, format, "
             "language, isbns, size) VALUES (?,?,?,?,?,?,?,?,?)",
             [
@@ -201,18 +204,18 @@ class SqliteStorage(SearchReader):
                 for c in page.clusters
             ],
         )  # fmt: skip
-        await w.executemany(
+        await self._many(
             "INSERT INTO cluster_libraries VALUES (?, ?)",
             [(c.pk, library) for c in page.clusters for library in c.libraries],
         )
-        s = [c.search for c in page.clusters]
-        await w.executemany(
+        await self._many(
             "INSERT INTO cluster_search (rowid, title, authors, authors_latin, subjects, "
             "publisher, isbn, year, language, format) VALUES (?,?,?,?,?,?,?,?,?,?)",
             [
                 (c.pk, x["title"], x["authors"], x["authors_latin"], x["subjects"],
                  x["publisher"], x["isbn"], x["year"], x["language"], x["format"])
-                for c, x in zip(page.clusters, s, strict=True)
+                for c in page.clusters
+                for x in (c.search,)
             ],
         )  # fmt: skip
 
