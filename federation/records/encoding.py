@@ -24,6 +24,7 @@ import io
 import re
 import unicodedata
 
+from pymarc import marc8_mapping
 from pymarc.marc8 import MARC8ToUnicode
 
 UTF8 = "utf-8"
@@ -79,6 +80,44 @@ def _cyrillic_codepage(body: bytes) -> str:
     return CP1251 if upper >= lower else CP866
 
 
+def _marc8_tables() -> tuple[dict[int, str], str]:
+    """Byte -> text for MARC-8 in its default sets (ASCII G0, ANSEL G1), and the combining bytes.
+
+    The same mappings pymarc uses; control bytes are dropped and unknown bytes
+    become a space, as pymarc's converter does.
+    """
+    basic = marc8_mapping.CODESETS[MARC8ToUnicode.basic_latin]
+    ansel = marc8_mapping.CODESETS[MARC8ToUnicode.ansel]
+    table: dict[int, str] = {}
+    combining = []
+    for byte in range(256):
+        if byte < 0x20 or 0x80 < byte < 0xA0:
+            table[byte] = ""
+            continue
+        mapping = ansel.get(byte) if byte > 0x80 else basic.get(byte)
+        if mapping is None:
+            table[byte] = " "
+            continue
+        table[byte] = chr(mapping[0])
+        if mapping[1]:
+            combining.append(chr(byte))
+    return table, "".join(combining)
+
+
+_MARC8_TABLE, _MARC8_COMBINING = _marc8_tables()
+#: MARC-8 puts combining marks before their base letter; Unicode after it.
+_MARC8_REORDER = re.compile(f"([{re.escape(_MARC8_COMBINING)}]+)([^{re.escape(_MARC8_COMBINING)}])")
+_MARC8_DANGLING = re.compile(f"[{re.escape(_MARC8_COMBINING)}]+$")
+
+
+def _fast_marc8(data: bytes) -> str:
+    """MARC-8 without escape sequences (the vast majority), without pymarc's per-byte loop."""
+    text = data.decode("latin-1")
+    text = _MARC8_DANGLING.sub("", text)
+    text = _MARC8_REORDER.sub(r"\2\1", text)
+    return unicodedata.normalize("NFC", text.translate(_MARC8_TABLE))
+
+
 def decoder(encoding: str):
     """A function bytes -> str for one record's fields, never raising.
 
@@ -90,8 +129,10 @@ def decoder(encoding: str):
         converter = MARC8ToUnicode(quiet=True)
 
         def decode_marc8(data: bytes) -> str:
-            if data.isascii() and b"\x1b" not in data:
-                return data.decode("ascii")
+            if b"\x1b" not in data:
+                if data.isascii():
+                    return data.decode("ascii")
+                return _fast_marc8(data)
             # Every field starts in the default sets (ASCII + ANSEL).
             converter.g0, converter.g1 = MARC8ToUnicode.basic_latin, MARC8ToUnicode.ansel
             try:

@@ -19,13 +19,19 @@ class Fields:
     def __init__(self, marc: pymarc.Record) -> None:
         by_tag: dict[str, list[pymarc.Field]] = {}
         for field in marc.fields:
-            by_tag.setdefault(field.tag, []).append(field)
+            found = by_tag.get(field.tag)
+            if found is None:
+                by_tag[field.tag] = [field]
+            else:
+                found.append(field)
         self.by_tag = by_tag
 
-    def all(self, *tags: str) -> Iterator[pymarc.Field]:
+    def all(self, *tags: str) -> list[pymarc.Field]:
         """Fields with any of ``tags``, in tag order then record order."""
-        for tag in tags:
-            yield from self.by_tag.get(tag, ())
+        by_tag = self.by_tag
+        if len(tags) == 1:
+            return by_tag.get(tags[0], [])
+        return [field for tag in tags if tag in by_tag for field in by_tag[tag]]
 
     def first(self, tag: str) -> pymarc.Field | None:
         found = self.by_tag.get(tag)
@@ -42,12 +48,14 @@ class Fields:
 
     def values(self, tags: tuple[str, ...], codes: str) -> Iterator[str]:
         """Every subfield value with a code in ``codes`` of fields with ``tags``."""
-        for field in self.all(*tags):
-            if field.control_field:
-                continue
-            for code, value in field.subfields:
-                if code in codes and value:
-                    yield value
+        return iter(
+            [
+                value
+                for field in self.all(*tags)
+                for code, value in field.subfields
+                if code in codes and value
+            ]
+        )
 
 
 def sub(field: pymarc.Field | None, code: str) -> str:

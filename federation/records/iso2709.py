@@ -11,14 +11,15 @@ encoding its bytes really have (see :mod:`federation.records.encoding`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pymarc
-from pymarc import Field, Indicators, Subfield
+from pymarc import Field, Subfield
 from pymarc.leader import Leader
 
 from federation.errors import RecordError
-from federation.records import encoding
+from federation.records import build, encoding
 
 RECORD_END = 0x1D
 FIELD_END = b"\x1e"
@@ -84,10 +85,11 @@ def parse(chunk: bytes) -> pymarc.Record:
     if body.endswith(b"\x1d"):
         body = body[:-1]
     raw_fields = _field_data(entries, body)
-    decode = encoding.decoder(encoding.detect(body, leader[9]))
+    detected = encoding.detect(body, leader[9])
+    decode = encoding.decoder(detected)
     record = pymarc.Record()
     record.leader = Leader(_clean_leader(leader))
-    record.fields = [_field(tag, data, decode) for tag, data in raw_fields]
+    record.fields = _fields(raw_fields, decode, detected == encoding.MARC8)
     if not record.fields:
         raise RecordError("record has no fields")
     return record
@@ -98,21 +100,26 @@ def _clean_leader(leader: str) -> str:
     return "".join(ch if " " <= ch <= "~" else " " for ch in leader)
 
 
+_new_subfield = tuple.__new__
+_ENTRY = re.compile(rb"(...)(\d{4})(\d{5})", re.DOTALL)
+
+
 def _directory(directory: bytes) -> list[tuple[str, int, int]]:
     """``(tag, length, offset)`` per entry; raises RecordError on a broken directory."""
     directory = directory.rstrip(b" \x00")
     if len(directory) % 12:
         raise RecordError(f"directory length {len(directory)} is not a multiple of 12")
-    entries = []
-    for index in range(0, len(directory), 12):
-        entry = directory[index : index + 12]
-        length, offset = entry[3:7], entry[7:12]
-        if not (length.isdigit() and offset.isdigit()):
-            raise RecordError(f"directory entry {entry!r} has non-numeric length or offset")
-        tag = entry[:3].decode("latin-1")
-        entries.append((tag, int(length), int(offset)))
-    if not entries:
+    if not directory:
         raise RecordError("empty directory")
+    entries = [
+        (tag.decode("latin-1"), int(length), int(offset))
+        for tag, length, offset in _ENTRY.findall(directory)
+    ]
+    if len(entries) * 12 != len(directory):
+        for index in range(0, len(directory), 12):
+            entry = directory[index : index + 12]
+            if not _ENTRY.fullmatch(entry):
+                raise RecordError(f"directory entry {entry!r} has non-numeric length or offset")
     return entries
 
 
@@ -136,21 +143,32 @@ def _field_data(entries: list[tuple[str, int, int]], body: bytes) -> list[tuple[
     return [(tag, parts[index]) for index, (tag, _, _) in enumerate(entries)]
 
 
-def _field(tag: str, data: bytes, decode) -> Field:
-    """One field; control fields are 001-009, as pymarc and ruby-marc assume."""
-    if tag < "010" and tag.isdigit():
-        return Field(tag=tag, data=decode(data))
-    head, *subfields = data.split(SUBFIELD)
-    indicators = head.decode("latin-1")[:2].ljust(2)
-    return Field(
-        tag=tag,
-        indicators=Indicators(indicators[0], indicators[1]),
-        subfields=[
-            Subfield(code=chr(part[0]) if part[0] < 0x80 else "?", value=decode(part[1:]))
-            for part in subfields
-            if part
-        ],
-    )
+def _fields(raw_fields: list[tuple[str, bytes]], decode, marc8: bool) -> list[Field]:
+    """The fields, decoded. Control fields are 001-009, as pymarc and ruby-marc assume.
+
+    Single-byte and UTF-8 data is decoded a field at a time and split at 0x1F
+    afterwards (0x1F never occurs inside a UTF-8 sequence); MARC-8 must be
+    decoded per subfield because pymarc's converter drops control bytes.
+    """
+    fields = []
+    for tag, data in raw_fields:
+        if tag < "010" and tag.isdigit():
+            fields.append(build.control_field(tag, decode(data)))
+            continue
+        if marc8:
+            head, *parts = data.split(SUBFIELD)
+            pair = head[:2].decode("latin-1")
+            subfields = [
+                _new_subfield(Subfield, (chr(part[0]) if part[0] < 0x80 else "?", decode(part[1:])))
+                for part in parts
+                if part
+            ]
+        else:
+            head, *parts = decode(data).split("\x1f")
+            pair = head[:2]
+            subfields = [_new_subfield(Subfield, (part[0], part[1:])) for part in parts if part]
+        fields.append(build.data_field(tag, pair, subfields))
+    return fields
 
 
 def write(record: pymarc.Record, unimarc: bool = False) -> bytes:

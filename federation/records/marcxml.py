@@ -25,6 +25,7 @@ from pymarc import Field, Indicators, Subfield
 from pymarc.leader import Leader
 
 from federation.errors import RecordError
+from federation.records import build
 
 SLIM = "http://www.loc.gov/MARC21/slim"
 _OAI = "{http://www.openarchives.org/OAI/2.0/}"
@@ -66,51 +67,60 @@ def iter_record_elements(root: etree._Element) -> Iterator[etree._Element]:
             yield element
 
 
+#: Element tag -> local name, filled as tags are met (a handful per document).
+_KINDS: dict[object, str] = {}
+_new_subfield = tuple.__new__
+
+
+def _kind(tag: object) -> str:
+    kind = _KINDS.get(tag)
+    if kind is None:
+        kind = _KINDS[tag] = _local(tag)
+    return kind
+
+
 def to_pymarc(element: etree._Element) -> tuple[pymarc.Record, str | None]:
     """A ``<record>`` element as a pymarc.Record, plus its ``format`` attribute if any.
 
     Raises RecordError for a field without a tag or a subfield without a code:
-    such a record cannot be written back faithfully.
+    such a record cannot be written back faithfully. This loop is the hot path
+    of MARCXML reading, hence the plain code.
     """
-    record = pymarc.Record()
     leader = None
     fields = []
+    append = fields.append
     for child in element:
-        name = _local(child.tag)
-        if name == "datafield":
-            fields.append(_datafield(child))
-        elif name == "controlfield":
+        kind = _KINDS.get(child.tag) or _kind(child.tag)
+        if kind == "datafield":
+            tag = child.get("tag")
+            if not tag:
+                raise RecordError("datafield without a tag attribute")
+            subfields = [
+                _new_subfield(Subfield, (sub.get("code"), sub.text or ""))
+                for sub in child
+                if _KINDS.get(sub.tag) == "subfield" or _kind(sub.tag) == "subfield"
+            ]
+            if any(not code for code, _ in subfields):
+                raise RecordError(f"subfield without a code in field {tag}")
+            pair = (child.get("ind1") or " ")[:1] + (child.get("ind2") or " ")[:1]
+            append(build.data_field(tag.strip(), pair, subfields))
+        elif kind == "controlfield":
             tag = child.get("tag")
             if not tag:
                 raise RecordError("controlfield without a tag attribute")
-            fields.append(Field(tag=tag.strip(), data=child.text or ""))
-        elif name == "leader":
+            tag = tag.strip()
+            if build.is_control_tag(tag):
+                append(build.control_field(tag, child.text or ""))
+            else:
+                append(Field(tag=tag, data=child.text or ""))
+        elif kind == "leader":
             leader = child.text or ""
-    if leader is not None:
-        record.leader = Leader(_fix_leader(leader))
-    else:
-        record.leader = Leader(" " * 24)
-    record.fields = fields
     if not fields:
         raise RecordError("record has no fields")
+    record = pymarc.Record()
+    record.leader = Leader(_fix_leader(leader) if leader is not None else " " * 24)
+    record.fields = fields
     return record, element.get("format")
-
-
-def _datafield(child: etree._Element) -> Field:
-    tag = child.get("tag")
-    if not tag:
-        raise RecordError("datafield without a tag attribute")
-    ind1 = (child.get("ind1") or " ")[:1]
-    ind2 = (child.get("ind2") or " ")[:1]
-    subfields = []
-    for sub in child:
-        if _local(sub.tag) != "subfield":
-            continue
-        code = sub.get("code")
-        if not code:
-            raise RecordError(f"subfield without a code in field {tag}")
-        subfields.append(Subfield(code=code, value=sub.text or ""))
-    return Field(tag=tag.strip(), indicators=Indicators(ind1, ind2), subfields=subfields)
 
 
 def _fix_leader(leader: str) -> str:

@@ -15,8 +15,7 @@ from collections.abc import Iterable
 from stdnum import isbn as stdnum_isbn
 from stdnum import issn as stdnum_issn
 
-_TRAILING = re.compile(r"[\s/:;,=.]+$")
-_LEADING = re.compile(r"^[\s/:;,=.]+")
+_ISBD = " /:;,=."
 _INITIAL = re.compile(r"(?:^|[\s.])\w\.$")
 _ISBN = re.compile(r"[0-9][0-9\- ]{8,16}[0-9Xx]")
 _ISSN = re.compile(r"\b[0-9]{4}-?[0-9]{3}[0-9Xx]\b")
@@ -32,26 +31,27 @@ def clean(value: str | None, *, keep_initial: bool = False) -> str:
     """A field value without ISBD punctuation at either end, NFC, single-spaced.
 
     ``keep_initial`` keeps the full stop after a final initial ("Smith, J.").
+    Called a few dozen times per record, so it sticks to str methods.
     """
     if not value:
         return ""
     if not value.isascii():
         value = unicodedata.normalize("NFC", value)
-    value = _SPACES.sub(" ", value).strip()
-    if keep_initial and _INITIAL.search(value):
+    value = " ".join(value.split())
+    if keep_initial and value.endswith(".") and _INITIAL.search(value):
         value = value.rstrip(" ,;:/")
     else:
-        value = _TRAILING.sub("", value)
-    value = _LEADING.sub("", value)
+        value = value.rstrip(_ISBD)
+    value = value.lstrip(_ISBD)
     # Unbalanced brackets left by stripping ("[Moskva" from "[Moskva]").
     if value.startswith("[") and "]" not in value:
-        value = value[1:]
-    return value.strip()
+        value = value[1:].strip()
+    return value
 
 
 def join(parts: Iterable[str | None], separator: str) -> str:
     """Clean parts joined with ``separator``, empty ones skipped."""
-    return separator.join(part for part in (clean(p) for p in parts) if part)
+    return separator.join([part for part in map(clean, parts) if part])
 
 
 def unique(values: Iterable[str]) -> list[str]:
