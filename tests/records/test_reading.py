@@ -46,3 +46,59 @@ def test_garbage_bytes_are_reported_not_raised():
     items = list(iter_bytes(b"this is not a MARC record at all" * 3, source="junk"))
     assert items and all(isinstance(i, RecordError) for i in items)
     assert str(items[0]).startswith("junk:#1: ")
+
+
+def _split(path) -> tuple[list[Record], list[RecordError]]:
+    items = list(iter_file(path))
+    return (
+        [i for i in items if isinstance(i, Record)],
+        [i for i in items if isinstance(i, RecordError)],
+    )
+
+
+def test_bad_records_in_the_middle_of_a_file_are_reported_and_reading_goes_on(fixtures):
+    path = fixtures / "records" / "malformed" / "bad_records.mrc"
+    records, errors = _split(path)
+    assert len(records) == 5
+    assert [e.position for e in errors] == [4, 5, 7]
+    assert all(e.source == str(path) and e.reason for e in errors)
+
+
+def test_truncated_marcxml_keeps_the_records_before_the_damage(fixtures):
+    records, errors = _split(fixtures / "records" / "malformed" / "svod-18-partial.mrx")
+    assert len(records) == 1 and records[0].schema == "unimarc"
+    assert len(errors) == 1 and errors[0].position == 2
+    assert "not well-formed" in errors[0].reason
+
+
+def test_every_malformed_fixture_reads_without_raising(fixtures):
+    for path in sorted((fixtures / "records" / "malformed").iterdir()):
+        records, errors = _split(path)
+        assert records or errors, path
+
+
+def test_records_separated_by_newlines_and_nul_filler_are_found(fixtures):
+    data = (fixtures / "records" / "encodings" / "test.dat").read_bytes()
+    spaced = b"\x00\x00\n" + data.replace(b"\x1d", b"\x1d\r\n") + b"\x1a"
+    assert len([i for i in iter_bytes(spaced) if isinstance(i, Record)]) == 10
+
+
+def test_leader_length_counting_characters_is_recovered(fixtures):
+    data = (fixtures / "records" / "encodings" / "utf8_with_leader_flag.dat").read_bytes()
+    (good,) = iter_bytes(data)
+    # Write the length as if counted in characters, not bytes.
+    chars = len(data.decode("utf-8"))
+    assert chars != len(data)
+    lying = f"{chars:05d}".encode() + data[5:]
+    (record,) = [i for i in iter_bytes(lying + lying) if isinstance(i, Record)][:1]
+    assert record.title == good.title
+    assert len([i for i in iter_bytes(lying + lying) if isinstance(i, Record)]) == 2
+
+
+def test_utf8_behind_a_blank_leader_and_cp866_are_detected(fixtures):
+    (record,) = _split(fixtures / "records" / "encodings" / "utf8_without_leader_flag.dat")[0]
+    (flagged,) = _split(fixtures / "records" / "encodings" / "utf8_with_leader_flag.dat")[0]
+    assert record.summary() == flagged.summary()
+    assert str(record.raw) == str(flagged.raw) and not str(record.raw).isascii()
+    records, _ = _split(fixtures / "records" / "encodings" / "cp866_unimarc.marc")
+    assert records[0].id == "Никитенко Е. А."
