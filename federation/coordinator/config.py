@@ -27,8 +27,10 @@ class CoordinatorConfig:
     catalog_db: str = "catalog.sqlite"
     #: Signs the per-node credentials the coordinator presents to nodes (see auth.py).
     secret: str = ""
-    #: How long a lender may take to answer (ExpectToSupply/WillSupply → shipped) before
-    #: the request moves on to the next lender. Three days, as ReShare's stale timer.
+    #: How long a lender may stay silent after an offer (or after ExpectToSupply) before
+    #: the request moves on to the next lender; a lender that said WillSupply keeps it
+    #: unless it is down when this much time has passed. Three days, as ReShare's
+    #: stale-request timer.
     answer_deadline: float = 3 * 24 * 3600.0
     #: How long the availability round waits for each node.
     availability_timeout: float = 2.0

@@ -45,6 +45,12 @@ async def expire_deadlines(service: LoanService) -> int:
             entry = request.current_entry()
             if entry is None:
                 continue
+            if request.status is Status.WILL_SUPPLY and await _lender_up(service, request):
+                # WillSupply is an answer: a lender that committed and is alive keeps the
+                # request; only a lender that went down with it loses it.
+                request.deadline_at = now() + service.timing.answer_deadline
+                await service.store.save(request)
+                continue
             waited = service.timing.answer_deadline
             entry.outcome, entry.reason = Outcome.TIMEOUT, f"no answer within {waited:g}s"
             release = [(request.attempt, request.lender, str(Status.CANCELLED), None, None,
@@ -54,6 +60,15 @@ async def expire_deadlines(service: LoanService) -> int:
             expired += 1
         service.spawn_advance(request_id)
     return expired
+
+
+async def _lender_up(service: LoanService, request) -> bool:
+    """Up by its last health check, or not checked yet (no news is not bad news)."""
+    try:
+        node = await service.store.node(request.lender)
+    except NotFound:
+        return False
+    return node.up or (node.last_seen is None and not node.last_error)
 
 
 async def mark_overdue(service: LoanService) -> int:

@@ -75,15 +75,32 @@ class FederationRun:
         config.write(self.coordinator_config)
         return config
 
+    def add_libraries(self, specs: list[tuple[str, str, list[Path]]], workers: int = 4) -> None:
+        """Several libraries at once (``(symbol, name, files)``), in registration order."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(workers) as pool:
+            paths = list(pool.map(lambda spec: self.create_node(*spec), specs))
+        for (symbol, name, _), path in zip(specs, paths, strict=True):
+            self.register(symbol, name, path)
+
     def add_library(self, symbol: str, name: str, files: list[Path]) -> Library:
         """Create a node, load its records, register it and let it join."""
-        from node import config as node_config
+        return self.register(symbol, name, self.create_node(symbol, name, files))
 
+    def create_node(self, symbol: str, name: str, files: list[Path]) -> Path:
+        """`node init` and `node import`: the library's own database, before it joins."""
         directory = self.root / symbol.lower()
         self.cli("node", "init", "--symbol", symbol, "--name", name, "--dir", directory)
         path = directory / "node.toml"
         if files:
             self.cli("node", "import", "--config", path, *files, timeout=300)
+        return path
+
+    def register(self, symbol: str, name: str, path: Path) -> Library:
+        """`coordinator add-node` and `node join`."""
+        from node import config as node_config
+
         loaded = node_config.load(path)
         library = Library(symbol, name, path, grpc_address=loaded.grpc_listen,
                           oai_url=f"http://{loaded.http_listen}/oai")
@@ -111,8 +128,16 @@ class FederationRun:
         wait_for_port(library.oai_url.split("/")[2], process=process, log=log)
 
     def start_nodes(self) -> None:
-        for symbol in self.libraries:
-            self.start_node(symbol)
+        """Start every node at once, then wait until each one listens."""
+        waiting = []
+        for library in self.libraries.values():
+            log = library.config.parent / "node.log"
+            process = self.group.start(library.process, ["node", "serve", "--config",
+                                                         str(library.config)], log)
+            waiting.append((library, process, log))
+        for library, process, log in waiting:
+            wait_for_port(library.grpc_address, process=process, log=log)
+            wait_for_port(library.oai_url.split("/")[2], process=process, log=log)
 
     def start_coordinator(self) -> None:
         log = self.coordinator_config.parent / "coordinator.log"

@@ -43,10 +43,13 @@ def build(run: FederationRun, console: Console) -> None:
         free_port(), answer_deadline=600.0, health_interval=5.0, harvest_interval=300.0,
         tick_interval=0.5, availability_timeout=2.0, web_listen=f"127.0.0.1:{web_port}",
     )
+    specs = []
     for spec in LIBRARIES:
         files = files_for(spec, run.root / "slices")
-        console.print(f"  {spec.symbol:4} {spec.name}: importing {len(files)} file(s)")
-        run.add_library(spec.symbol, spec.name, files)
+        console.print(f"  {spec.symbol:4} {spec.name}: {len(files)} file(s) of records")
+        specs.append((spec.symbol, spec.name, files))
+    with console.status("creating the nodes, importing their records, registering them…"):
+        run.add_libraries(specs)
 
 
 def where(run: FederationRun, console: Console) -> None:
@@ -69,6 +72,7 @@ def run_demo(root: Path, *, once: bool, console: Console | None = None) -> int:
     root = root.resolve()
     prepare(root)
     run = FederationRun(root)
+    run.group.env["COLUMNS"] = str(max(console.width, 120))
     started = time.monotonic()
     try:
         console.rule("libfed demo: building a federation of real libraries")

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from federation.coordinator.auth import split_join_token
 from federation.coordinator.config import CoordinatorConfig
 from federation.coordinator.server import CoordinatorServer
 from node.coordinator_link import CoordinatorLink
@@ -85,10 +84,10 @@ async def start_network(tmp_path: Path, symbols=("BRANCH", "LIB_A", "LIB_B", "LI
         token = await coordinator.registry.add_node(
             symbol, f"Library {symbol}", library.address, f"http://127.0.0.1:1/{symbol}/oai"
         )
-        node_secret, credential = split_join_token(token)
-        library.expected_token = credential
+        library.expected_token = token
         network.libraries[symbol] = library
-        network.tokens[symbol] = node_secret
+        network.tokens[symbol] = token
+    await coordinator.registry.check_health(coordinator.gateway)
     return network
 
 

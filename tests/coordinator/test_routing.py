@@ -162,3 +162,25 @@ async def test_a_loan_past_its_due_date_becomes_overdue(network):
 async def test_an_isbn_request_finds_its_cluster(network):
     request = await network.link("BRANCH").submit("p-1", isbn="9785170906895")
     assert request.cluster_id == "c-1"
+
+
+async def test_a_lender_that_said_will_supply_keeps_the_request_while_it_is_up(tmp_path):
+    network = await start_network(tmp_path, answer_deadline=0.4)
+    try:
+        branch = network.link("BRANCH")
+        request = await branch.submit("p-1", cluster_id="c-1")
+        assert request.status == c.LOAN_STATUS_WILL_SUPPLY
+        await asyncio.sleep(1.0)          # two deadlines pass; LIB_A is up
+        assert (await branch.get(request.request_id)).lender_symbol == "LIB_A"
+        await network.libraries["LIB_A"].stop()          # now it goes down with the copy
+        coordinator = network.coordinator
+        await coordinator.registry.check_health(coordinator.gateway)
+
+        async def moved():
+            current = await branch.get(request.request_id)
+            return current if current.lender_symbol == "LIB_B" else None
+
+        current = await wait_for(moved)
+        assert current.rota[0].outcome == "timeout"
+    finally:
+        await stop_network(network)
