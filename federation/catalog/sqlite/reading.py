@@ -29,14 +29,14 @@ _LIBRARY_FILTER = (
 )
 _FACETS = """
     SELECT 'total', NULL, count(*) FROM hits
-    UNION ALL SELECT 'year', c.year, count(*) FROM hits JOIN clusters c ON c.pk = hits.pk
+    UNION ALL SELECT 'year', c.year, count(*) FROM hits CROSS JOIN clusters c ON c.pk = hits.pk
         WHERE c.year IS NOT NULL GROUP BY c.year
-    UNION ALL SELECT 'language', c.language, count(*) FROM hits JOIN clusters c ON c.pk = hits.pk
+    UNION ALL SELECT 'language', c.language, count(*) FROM hits CROSS JOIN clusters c ON c.pk = hits.pk
         WHERE c.language IS NOT NULL GROUP BY c.language
-    UNION ALL SELECT 'format', c.format, count(*) FROM hits JOIN clusters c ON c.pk = hits.pk
+    UNION ALL SELECT 'format', c.format, count(*) FROM hits CROSS JOIN clusters c ON c.pk = hits.pk
         WHERE c.format IS NOT NULL GROUP BY c.format
     UNION ALL SELECT 'library', l.library, count(*) FROM hits
-        JOIN cluster_libraries l ON l.cluster_pk = hits.pk GROUP BY l.library
+        CROSS JOIN cluster_libraries l ON l.cluster_pk = hits.pk GROUP BY l.library
 """
 
 

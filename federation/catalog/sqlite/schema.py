@@ -39,7 +39,9 @@ MIGRATIONS: list[str] = [
         cluster_pk INTEGER NOT NULL,
         UNIQUE (source, oai_identifier)
     );
-    CREATE INDEX records_cluster ON records (cluster_pk);
+    -- Covering: holdings, dump order and cluster membership never touch the big rows.
+    CREATE INDEX records_cluster
+        ON records (cluster_pk, library, record_id, oai_identifier, source);
     -- Candidate keys, stored as 64-bit hashes of "i:…", "u:…", "t:…" (a collision
     -- only adds a candidate, which the rules then judge).
     CREATE TABLE match_keys (
