@@ -90,6 +90,9 @@ class SearchResult:
     results: list[ClusterSummary]
     #: {"library": {"LIB1": 12, ...}, "year": {...}, "language": {...}, "format": {...}}
     facets: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: True when there were too many hits to count facets exactly: the counts are
+    #: then scaled from a sample of the hits.
+    facets_estimated: bool = False
 
 
 @dataclass(slots=True)

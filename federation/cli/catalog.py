@@ -124,6 +124,7 @@ def search_json(result: SearchResult) -> dict[str, Any]:
             for hit in result.results
         ],
         "facets": result.facets,
+        "facets_estimated": result.facets_estimated,
     }
 
 

@@ -61,7 +61,7 @@ def test_search_with_library_and_limit(db, capsys):
     data = json.loads(out)
     assert code == 0 and data["total"] == 2 and len(data["results"]) == 1
     code, out, _ = run(capsys, *argv, "--library", "NOBODY")
-    assert json.loads(out) == {"total": 0, "results": [], "facets": {}}
+    assert json.loads(out)["total"] == 0 and json.loads(out)["results"] == []
 
 
 def test_show_json_has_members_and_holdings(db, capsys):
