@@ -189,3 +189,25 @@ async def test_bad_arguments_are_named(catalog):
     with pytest.raises(InvalidArgument, match="limit"):
         await catalog.search("war", limit=0)
     assert await catalog.get_cluster("not-a-cluster") is None
+
+
+async def test_a_dublin_core_harvest_joins_the_marc_copies(catalog):
+    # A partner's DSpace-like server gives only oai_dc: less data, same works.
+    from federation.records import record_from_dc, to_oai_dc
+
+    await feed_rsl_pairs(catalog)
+    partner = source("partner", "PARTNER")
+    page = []
+    for name in ("01002988236_marc21.mrc", "01003120729.mrc"):
+        marc = one(RSL / name)
+        dc = record_from_dc(to_oai_dc(marc), f"dc-{marc.id}")
+        assert dc.schema == "dc"
+        page.append(harvested(dc, partner, f"oai:partner:{marc.id}"))
+    await catalog.commit_page(partner, page, [], [])
+    clusters = await members(catalog)
+    assert len(clusters) == 3
+    for number in ("002988236", "003120729"):
+        assert {("RGB", number), ("RGB-R", number), ("PARTNER", f"dc-{number}")} in clusters
+    [cluster_id] = await catalog.clusters_for_isbn("9785901202500")
+    detail = await catalog.get_cluster(cluster_id)
+    assert next(m for m in detail.members if m.best).schema != "dc"
