@@ -35,9 +35,9 @@ _TYPES = {
 _OCLC = re.compile(r"^\(OCoLC\)\s*(?:ocm|ocn|on)?\s*0*(\d+)", re.IGNORECASE)
 
 
-def normalize(marc: pymarc.Record) -> Record:
+def normalize(marc: pymarc.Record, fields: Fields | None = None) -> Record:
     """The normalized record; never raises on odd data, leaves unknowns empty."""
-    fields = Fields(marc)
+    fields = fields or Fields(marc)
     leader = str(marc.leader)
     fixed = fields.control("008")
     isbns, invalid_isbns = text.isbns(fields.values(("020",), "a"))

@@ -17,7 +17,9 @@ import pymarc
 from lxml import etree
 
 from federation.errors import RecordError
-from federation.records import iso2709, marc21, marcxml, schema, unimarc
+from federation.records import iso2709, marc21, marcxml, unimarc
+from federation.records import schema as schemas
+from federation.records.fields import Fields
 from federation.records.model import Record
 
 log = logging.getLogger(__name__)
@@ -25,15 +27,19 @@ log = logging.getLogger(__name__)
 
 def detect_schema(marc: pymarc.Record) -> str:
     """``"marc21"`` or ``"unimarc"``, judged from the record's fields and leader."""
-    return schema.detect(marc)
+    return schemas.detect(marc)
 
 
-def normalize(marc: pymarc.Record, schema_name: str | None = None) -> Record:
-    """A pymarc record as a normalized Record; detects MARC 21 vs UNIMARC when not given."""
-    schema_name = schema_name or schema.detect(marc)
-    if schema_name == schema.UNIMARC:
-        return unimarc.normalize(marc)
-    return marc21.normalize(marc)
+def normalize(marc: pymarc.Record, schema: str | None = None, hint: str | None = None) -> Record:
+    """A pymarc record as a normalized Record; detects MARC 21 vs UNIMARC when not given.
+
+    ``hint`` is a ``format`` attribute from MARCXML ("UNIMARC", "MARC21"), if any.
+    """
+    fields = Fields(marc)
+    schema = schema or schemas.detect(marc, hint, fields.by_tag)
+    if schema == schemas.UNIMARC:
+        return unimarc.normalize(marc, fields)
+    return marc21.normalize(marc, fields)
 
 
 def record_from_marcxml(xml: bytes | etree._Element) -> Record:
@@ -43,7 +49,7 @@ def record_from_marcxml(xml: bytes | etree._Element) -> Record:
     """
     element = marcxml.parse_element(xml)
     marc, hint = marcxml.to_pymarc(element)
-    return normalize(marc, schema.detect(marc, hint))
+    return normalize(marc, hint=hint)
 
 
 def iter_file(path: str | Path) -> Iterator[Record | RecordError]:
@@ -108,7 +114,7 @@ def _iter_xml(data: bytes, source: str) -> Iterator[Record | RecordError]:
             continue
         try:
             marc, hint = marcxml.to_pymarc(element)
-            yield normalize(marc, schema.detect(marc, hint))
+            yield normalize(marc, hint=hint)
         except RecordError as error:
             yield RecordError(error.reason, source=source, position=position)
         except Exception as error:

@@ -9,21 +9,29 @@ UNIMARC) and an explicit ``format`` attribute only tip the balance.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import pymarc
 
 MARC21 = "marc21"
 UNIMARC = "unimarc"
 
 
-def detect(marc: pymarc.Record, hint: str | None = None) -> str:
-    """``"marc21"`` or ``"unimarc"`` for a record; ``hint`` is a format attribute if any."""
+def detect(
+    marc: pymarc.Record, hint: str | None = None, tags: Collection[str] | None = None
+) -> str:
+    """``"marc21"`` or ``"unimarc"`` for a record; ``hint`` is a format attribute if any.
+
+    ``tags`` (the record's tags, when the caller has them indexed) saves a pass.
+    """
     if hint:
         lowered = hint.lower()
         if "unimarc" in lowered or "rusmarc" in lowered:
             return UNIMARC
         if "marc21" in lowered or "usmarc" in lowered or "marc 21" in lowered:
             return MARC21
-    tags = {field.tag for field in marc.fields}
+    if tags is None:
+        tags = {field.tag for field in marc.fields}
     unimarc = 0.0
     marc21 = 0.0
     if "200" in tags:

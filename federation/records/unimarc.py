@@ -31,9 +31,9 @@ _TYPES = {
 }
 
 
-def normalize(marc: pymarc.Record) -> Record:
+def normalize(marc: pymarc.Record, fields: Fields | None = None) -> Record:
     """The normalized record; never raises on odd data, leaves unknowns empty."""
-    fields = Fields(marc)
+    fields = fields or Fields(marc)
     coded = sub(fields.first("100"), "a")
     isbns, invalid_isbns = text.isbns(fields.values(("010",), "a"))
     invalid_isbns += [text.clean(v) for v in fields.values(("010",), "z")]
