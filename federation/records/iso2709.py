@@ -80,10 +80,15 @@ def parse(chunk: bytes) -> pymarc.Record:
     directory_end = chunk.find(FIELD_END, LEADER_LEN)
     if directory_end < 0:
         raise RecordError("no directory terminator (0x1E): truncated or not ISO 2709")
-    entries = _directory(chunk[LEADER_LEN:directory_end])
     body = chunk[directory_end + 1 :]
     if body.endswith(b"\x1d"):
         body = body[:-1]
+    try:
+        entries = _directory(chunk[LEADER_LEN:directory_end])
+    except RecordError:
+        entries = _repair_directory(chunk[LEADER_LEN:directory_end], body.count(FIELD_END))
+        if entries is None:
+            raise
     raw_fields = _field_data(entries, body)
     detected = encoding.detect(body, leader[9])
     decode = encoding.decoder(detected)
@@ -123,6 +128,40 @@ def _directory(directory: bytes) -> list[tuple[str, int, int]]:
             if not _ENTRY.fullmatch(entry):
                 raise RecordError(f"directory entry {entry!r} has non-numeric length or offset")
     return entries
+
+
+def _repair_directory(directory: bytes, field_count: int) -> list[tuple[str, int, int]] | None:
+    """A directory with one entry a few bytes short or long, read anyway (or None).
+
+    Seen in real exports: "01001300000" for "001001300000". Every place the odd
+    entry could sit is tried; the reading whose offsets chain up (each field
+    starting where the previous one ended) and whose entry count matches the
+    fields in the data wins. The odd entry keeps its last nine digits (length
+    and offset) and its tag is padded with zeros.
+    """
+    directory = directory.rstrip(b" \x00")
+    size = len(directory)
+    best: tuple[int, list[tuple[str, int, int]]] | None = None
+    for odd_size in (size % 12, 12 + size % 12):
+        regular = (size - odd_size) // 12
+        if odd_size < 10 or regular + 1 != field_count or regular * 12 + odd_size != size:
+            continue
+        for place in range(regular + 1):
+            start = place * 12
+            odd = directory[start : start + odd_size]
+            rest = directory[:start] + directory[start + odd_size :]
+            found = _ENTRY.findall(rest)
+            if len(found) != regular or not odd[-9:].isdigit():
+                continue
+            entries = [(t.decode("latin-1"), int(n), int(o)) for t, n, o in found]
+            tag = odd[:-9].decode("latin-1")[:3].rjust(3, "0")
+            entries.insert(place, (tag, int(odd[-9:-5]), int(odd[-5:])))
+            chained = sum(
+                1 for a, b in zip(entries, entries[1:], strict=False) if a[1] + a[2] == b[2]
+            )
+            if best is None or chained > best[0]:
+                best = (chained, entries)
+    return best[1] if best else None
 
 
 def _field_data(entries: list[tuple[str, int, int]], body: bytes) -> list[tuple[str, bytes]]:
