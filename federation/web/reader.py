@@ -8,6 +8,7 @@ keeps the opaque ``patron_ref`` the node answered.
 
 from __future__ import annotations
 
+import logging
 import secrets
 from urllib.parse import urlencode
 
@@ -26,6 +27,8 @@ from federation.errors import (
 from federation.web.backend import PatronIdentity
 from federation.web.render import BACKEND, SETTINGS, flash, render
 from federation.web.session import SESSION
+
+log = logging.getLogger(__name__)
 
 PAGE_SIZE = 10
 FACETS = ("library", "year", "language", "format")
@@ -161,7 +164,8 @@ async def request_book(request: web.Request) -> web.Response:
     except AlreadyExists:
         flash(request, "already_requested", "warning")
         raise web.HTTPSeeOther("/my") from None
-    except (FailedPrecondition, NotFound, InvalidArgument, Unavailable):
+    except LibfedError as error:
+        log.warning("request for %s by a reader of %s failed: %s", cluster_id, patron.library, error)
         raise web.HTTPSeeOther(f"/record/{cluster_id}?error=request_failed#request") from None
     flash(request, "request_sent", "success")
     raise web.HTTPSeeOther(f"/my/{loan.request_id}")
