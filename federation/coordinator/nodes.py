@@ -63,6 +63,7 @@ class NodeGateway:
         self._attempts = max(1, attempts)
         self.backoff = backoff
         self._channels: dict[str, grpc.aio.Channel] = {}
+        self._stubs: dict[str, node_service_pb2_grpc.LibraryNodeStub] = {}
 
     def _channel(self, address: str) -> grpc.aio.Channel:
         channel = self._channels.get(address)
@@ -71,17 +72,25 @@ class NodeGateway:
             self._channels[address] = channel
         return channel
 
+    def _stub(self, address: str) -> node_service_pb2_grpc.LibraryNodeStub:
+        stub = self._stubs.get(address)
+        if stub is None:
+            stub = self._stubs[address] = node_service_pb2_grpc.LibraryNodeStub(
+                self._channel(address))
+        return stub
+
     def _metadata(self, node: Node) -> tuple:
         token = node_token(self._secret, node.symbol)
         return (("authorization", f"Bearer {token}"),)
 
     async def close(self) -> None:
         channels, self._channels = self._channels, {}
+        self._stubs = {}
         await asyncio.gather(*(c.close() for c in channels.values()), return_exceptions=True)
 
     async def _call(self, node: Node, method: str, message, *, timeout: float, attempts: int):
         """One RPC with retries; Unavailable when the node never answered."""
-        stub = node_service_pb2_grpc.LibraryNodeStub(self._channel(node.grpc_address))
+        stub = self._stub(node.grpc_address)
         delay = self.backoff
         for attempt in range(1, attempts + 1):
             try:

@@ -128,9 +128,6 @@ class LoanService:
             raise InvalidArgument("an idempotency key is required")
         if not submission.patron_ref:
             raise InvalidArgument("a patron reference is required")
-        existing = await self.store.request_by_key(caller, submission.idempotency_key)
-        if existing is not None:
-            return await self.store.request(existing.request_id)
         cluster_id, title = await self._resolve(submission)
         request = LoanRequest(
             request_id=f"ill-{uuid.uuid4().hex[:16]}", requester=caller,
@@ -141,18 +138,28 @@ class LoanService:
         )
         # The availability round runs before the request is stored, so the request,
         # its rota and both events are one transaction; a crash before it loses
-        # nothing the submitter was told about (it retries with the same key).
+        # nothing the submitter was told about (it retries with the same key). A key
+        # seen before is found when the insert conflicts.
         await self._route(request)
-        events = [
+        request.history = [
             StatusEvent(time=request.created, actor=caller, from_status=None,
                         to_status=Status.REQUEST_RECEIVED, note="submitted"),
             _event(COORDINATOR, request.status, request.status, note=_rota_note(request)),
         ]
-        stored = await self.store.insert_request(request, events)
-        if stored.request_id == request.request_id:
-            log.info("request %s from %s for cluster %s", request.request_id, caller, cluster_id)
-            await self.advance(request.request_id)
-        return await self.store.request(stored.request_id)
+        # Nobody knows the new id yet, so taking its lock first cannot wait; holding it
+        # over the insert lets the offer go out without reading the request back.
+        async with self.locks(request.request_id):
+            stored = await self.store.insert_request(request, request.history)
+            if stored is not request:
+                return await self.store.request(stored.request_id)
+            log.debug("request %s from %s for cluster %s", request.request_id, caller,
+                      cluster_id)
+            self._working.add(request.request_id)
+            try:
+                await self._drive(request)
+            finally:
+                self._working.discard(request.request_id)
+        return request
 
     async def _resolve(self, submission: Submission) -> tuple[str, str]:
         """The cluster and title of what was asked for; NotFound when nobody holds it."""
@@ -181,18 +188,26 @@ class LoanService:
         self._working.add(request_id)
         try:
             async with self.locks(request_id):
-                request = await self.store.request(request_id, full=False)
-                while request.status is Status.REQUEST_RECEIVED:
-                    if not request.routed:
-                        await self._route(request)
-                        await self.store.save(request, entries=request.rota, events=[
-                            _event(COORDINATOR, request.status, request.status,
-                                   note=_rota_note(request))])
-                    await self._offer_next(request)
+                await self._drive(await self.store.request(request_id))
         except Exception:
             log.exception("advancing request %s failed; it will be retried", request_id)
         finally:
             self._working.discard(request_id)
+
+    async def _drive(self, request: LoanRequest) -> None:
+        """Offer lender after lender until one answers or the rota ends (lock held)."""
+        while request.status is Status.REQUEST_RECEIVED:
+            if not request.routed:
+                await self._route(request)
+                await self._save(request, entries=request.rota, events=[
+                    _event(COORDINATOR, request.status, request.status,
+                           note=_rota_note(request))])
+            await self._offer_next(request)
+
+    async def _save(self, request: LoanRequest, *, events=(), **changes) -> None:
+        """Store a transition and keep the in-memory request's history in step."""
+        await self.store.save(request, events=list(events), **changes)
+        request.history.extend(events)
 
     async def _route(self, request: LoanRequest) -> None:
         """Ask every holder for availability and rank them into the request's rota."""
@@ -240,8 +255,8 @@ class LoanService:
             entry.outcome = Outcome.OFFERED
         request.deadline_at = now() + self.timing.answer_deadline
         request.updated = now()
-        await self.store.save(request, entries=[entry],
-                              events=[_event(entry.lender, before, request.status)])
+        await self._save(request, entries=[entry],
+                         events=[_event(entry.lender, before, request.status)])
 
     async def _next_lender(
         self, request: LoanRequest, entry, actor: str, note: str, deliveries=()
@@ -251,7 +266,7 @@ class LoanService:
         request.status = Status.REQUEST_RECEIVED
         request.deadline_at = None
         request.updated = now()
-        await self.store.save(
+        await self._save(
             request, entries=[entry], deliveries=list(deliveries),
             events=[_event(actor, before, request.status, note=f"{note}; next lender")],
         )
@@ -263,8 +278,8 @@ class LoanService:
         request.status, request.lender, request.deadline_at = Status.UNFILLED, "", None
         request.updated = now()
         note = "end of rota" if request.rota else "no other library holds this work"
-        await self.store.save(request, events=[_event(COORDINATOR, before, Status.UNFILLED,
-                                                      note=note)])
+        await self._save(request, events=[_event(COORDINATOR, before, Status.UNFILLED,
+                                                 note=note)])
         log.info("request %s unfilled: %s", request.request_id, note)
 
     async def resume(self) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 import signal
 import time
@@ -11,6 +12,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from federation.cli.request import print_request
+from federation.cli.status import print_status
 from federation.demo.data import LIBRARIES, files_for
 from federation.demo.network import FederationRun
 from federation.demo.script import Story, clusters_held_by_many
@@ -55,7 +58,7 @@ def build(run: FederationRun, console: Console) -> None:
 def where(run: FederationRun, console: Console) -> None:
     table = Table(title="where everything listens")
     for column in ("process", "gRPC", "OAI-PMH / web", "folder"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     from federation.coordinator.config import CoordinatorConfig
 
     config = CoordinatorConfig.load(run.coordinator_config)
@@ -72,7 +75,6 @@ def run_demo(root: Path, *, once: bool, console: Console | None = None) -> int:
     root = root.resolve()
     prepare(root)
     run = FederationRun(root)
-    run.group.env["COLUMNS"] = str(max(console.width, 120))
     started = time.monotonic()
     try:
         console.rule("libfed demo: building a federation of real libraries")
@@ -93,10 +95,12 @@ def run_demo(root: Path, *, once: bool, console: Console | None = None) -> int:
         failover = story.failover(works)
         story.russian_loan(works)
         story.cancelled(works)
-        console.rule(f"request {failover} (the failover)")
-        console.print(run.cli("request", "show", failover, "--config", run.coordinator_config))
-        console.rule("the network")
-        console.print(run.cli("status", "--coordinator", run.coordinator_address))
+        console.rule(f"request {failover} (the failover): libfed request show")
+        print_request(json.loads(run.cli("request", "show", failover, "--config",
+                                         run.coordinator_config, "--json")), console)
+        console.rule(f"the network: libfed status --coordinator {run.coordinator_address}")
+        print_status(json.loads(run.cli("status", "--coordinator", run.coordinator_address,
+                                        "--json")), console)
         where(run, console)
         if once:
             return 0

@@ -51,12 +51,17 @@ class Story:
         out = self.run.cli("node", args[0], "--config", config, *args[1:], "--json")
         data = json.loads(out)
         lender = data.get("lender_symbol") or "—"
-        self.console.print(f"    → {data['status']} (lender {lender})")
+        action = data.get("last_requester_action")
+        after = f", requester {action}" if action else ""
+        self.console.print(f"    → {data['status']}{after} (lender {lender})")
         return data
 
-    def pick(self, works: list[Work], requester: str, lenders: int) -> Work:
+    def pick(self, works: list[Work], requester: str, lenders: int, held_by: str = "") -> Work:
+        """A work at least ``lenders`` other libraries hold (one of them ``held_by``)."""
         for work in works:
             others = [lib for lib in work.libraries if lib != requester]
+            if held_by and held_by not in others:
+                continue
             if requester in self.run.libraries and len(others) >= lenders:
                 works.remove(work)
                 return work
@@ -96,10 +101,11 @@ class Story:
 
     def russian_loan(self, works: list[Work]) -> str | None:
         try:
-            work = self.pick(works, "NLR", 1)
+            work = self.pick(works, "NLR", 1, held_by="RSL")
         except LookupError:
             return None
-        self.console.print("[bold]4. Читатель РНБ заказывает книгу из другой библиотеки[/bold]")
+        self.console.print("[bold]4. Читатель РНБ заказывает книгу из РГБ "
+                           "(a reader at NLR borrows from RSL)[/bold]")
         request = self.step("NLR", "request", "--patron", "НЛР-42", "--cluster", work.cluster_id)
         self.step(request["lender_symbol"], "ship", request["request_id"])
         self.step("NLR", "receive", request["request_id"])

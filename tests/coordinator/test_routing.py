@@ -26,7 +26,7 @@ async def test_a_free_copy_and_a_lender_that_lent_little_come_first(network):
     libs["LIB_A"].script.available = 0           # everything out
     libs["LIB_B"].script.open_loans = 5          # busy
     # LIB_C has borrowed a lot and lent nothing: it should lend now.
-    await network.coordinator.store._db.execute(
+    network.coordinator.store._writer.execute(
         "UPDATE nodes SET borrowed = 4 WHERE symbol = 'LIB_C'")
     request = await network.link("BRANCH").submit("p-1", cluster_id="c-1")
     order = [(e.lender_symbol, e.available_count) for e in request.rota]
@@ -39,7 +39,7 @@ async def test_a_free_copy_and_a_lender_that_lent_little_come_first(network):
 async def test_configured_priority_breaks_ties(tmp_path):
     network = await start_network(tmp_path)
     try:
-        await network.coordinator.store._db.execute(
+        network.coordinator.store._writer.execute(
             "UPDATE nodes SET priority = 5 WHERE symbol = 'LIB_B'")
         request = await network.link("BRANCH").submit("p-1", cluster_id="c-1")
         assert request.lender_symbol == "LIB_B"
