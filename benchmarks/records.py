@@ -39,7 +39,7 @@ def _corpus_files() -> list[Path]:
 
 
 def _inputs(target: int) -> tuple[bytes, int, bytes, int]:
-    """``(iso_bytes, iso_count, xml_bytes, xml_count)``, each about ``target`` records."""
+    """``(iso_unit, iso_count, xml_records, xml_count)``: one copy of the corpus each way."""
     iso_parts: list[bytes] = []
     iso_count = 0
     records: list[Record] = []
@@ -50,17 +50,17 @@ def _inputs(target: int) -> tuple[bytes, int, bytes, int]:
         if not data.lstrip()[:1] == b"<" and items:
             iso_parts.append(data.rstrip(b"\x00\r\n \x1a"))
             iso_count += len(items)
-    iso_unit = b"".join(iso_parts)
-    iso_times = max(1, round(target / max(iso_count, 1)))
     xml_unit = b"".join(to_marcxml(record) + b"\n" for record in records)
-    xml_times = max(1, round(target / max(len(records), 1)))
-    xml = (
+    return b"".join(iso_parts), iso_count, xml_unit, len(records)
+
+
+def _collection(xml_unit: bytes, times: int) -> bytes:
+    return (
         b'<?xml version="1.0" encoding="UTF-8"?>\n'
         b'<collection xmlns="http://www.loc.gov/MARC21/slim">\n'
-        + xml_unit * xml_times
+        + xml_unit * times
         + b"</collection>\n"
     )
-    return iso_unit * iso_times, iso_count * iso_times, xml, len(records) * xml_times
 
 
 def _rate(data: bytes) -> tuple[float, int]:
@@ -78,11 +78,20 @@ def _pymarc_rate(xml: bytes) -> float:
 
 def run(quick: bool) -> list[Row]:
     """The records benchmark rows."""
-    iso, _, xml, _ = _inputs(10_000 if quick else 100_000)
+    target = 10_000 if quick else 100_000
+    iso_unit, iso_count, xml_unit, xml_count = _inputs(target)
+    iso = iso_unit * max(1, round(target / max(iso_count, 1)))
+    xml = _collection(xml_unit, max(1, round(target / max(xml_count, 1))))
     source = "corpus" if CORPUS.is_dir() else "fixtures"
-    xml_rate, xml_count = _rate(xml)
-    iso_rate, iso_count = _rate(iso)
+    # One warm-up pass over a single copy, so the figures are steady-state.
+    _rate(iso_unit)
+    _rate(_collection(xml_unit, 1))
+    xml_rate, xml_n = _rate(xml)
+    iso_rate, iso_n = _rate(iso)
     pymarc_rate = _pymarc_rate(xml)
+    # The issue's goals were set where pymarc's parser did ~11,000 rec/s;
+    # scaled to this machine they read:
+    scale = pymarc_rate / 11_000
     return [
         Row(
             "records: MARCXML -> normalized",
@@ -90,7 +99,8 @@ def run(quick: bool) -> list[Row]:
             "rec/s",
             f">= {GOAL_XML:,}",
             xml_rate >= GOAL_XML,
-            f"{xml_count:,} records ({source})",
+            f"{xml_n:,} records ({source}); goal scaled to this machine "
+            f"{GOAL_XML * scale:,.0f}: {'met' if xml_rate >= GOAL_XML * scale else 'not met'}",
         ),
         Row(
             "records: ISO 2709 -> normalized",
@@ -98,7 +108,7 @@ def run(quick: bool) -> list[Row]:
             "rec/s",
             f">= {GOAL_ISO:,}",
             iso_rate >= GOAL_ISO,
-            f"{iso_count:,} records ({source})",
+            f"{iso_n:,} records ({source})",
         ),
         Row(
             "records: pymarc parse_xml (no normalizing)",
@@ -106,6 +116,6 @@ def run(quick: bool) -> list[Row]:
             "rec/s",
             "",
             None,
-            f"ours / pymarc = {xml_rate / pymarc_rate:.2f}x",
+            f"ours / pymarc = {xml_rate / pymarc_rate:.2f}x (same MARCXML)",
         ),
     ]
