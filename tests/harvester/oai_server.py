@@ -72,6 +72,10 @@ class Fault:
     body: bytes = b""
     #: Expire every token handed out so far before answering.
     expire: bool = False
+    #: Seconds to wait before answering (longer than the harvester's timeout: a timeout).
+    sleep: float = 0.0
+    #: Close the connection without answering.
+    drop: bool = False
 
 
 class PagedRepository:
@@ -131,6 +135,11 @@ class PagedRepository:
         fault = self.faults.pop(0) if self.faults else Fault()
         if fault.expire:
             self.expire_tokens()
+        if fault.sleep:
+            await asyncio.sleep(fault.sleep)
+        if fault.drop:
+            request.transport.close()
+            raise ConnectionResetError("dropped on purpose")
         if fault.body:
             return web.Response(status=fault.status, body=fault.body, content_type="text/xml")
         if fault.status != 200:

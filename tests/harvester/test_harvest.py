@@ -283,3 +283,26 @@ async def test_a_harvested_russian_title_is_found_by_a_reader(tmp_path: Path, oa
     assert found.total == 1
     assert found.results[0].title.startswith("СОВРЕМЕННЫЕ ПРОБЛЕМЫ ПРИВЕРЖЕННОСТИ")
     assert found.results[0].libraries == ["ZEN"]
+
+
+async def test_timeouts_and_dropped_connections_are_retried(
+    tmp_path: Path, dnb_records: list[StoredRecord]
+):
+    repository = PagedRepository(dnb_records, page_size=25)
+    repository.faults = [Fault(), Fault(sleep=1.0), Fault(drop=True)]
+    policy = RetryPolicy(retries=3, backoff=0.01, timeout=0.3)
+    async with OaiServer(repository) as server:
+        summary, _ = await _harvest(tmp_path / "c.db", server.url, policy=policy)
+    assert summary.ok, summary.error
+    assert len(repository.list_requests()) == 4
+    assert len(stored_ids(tmp_path / "c.db")) == 50
+
+
+async def test_a_server_nobody_answers_at_fails_with_the_reason(tmp_path: Path):
+    from tests.conftest import free_port
+
+    url = f"http://127.0.0.1:{free_port()}/oai"
+    summary, state = await _harvest(tmp_path / "c.db", url)
+    assert not summary.ok
+    assert "failed after 4 attempts: ConnectionError" in summary.error
+    assert state.last_error == summary.error and state.next_from is None
