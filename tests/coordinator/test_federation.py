@@ -19,11 +19,10 @@ from libfed.v1 import common_pb2 as c
 
 from federation.demo.data import DATA, slice_marcxml
 from federation.demo.network import CommandFailed, FederationRun
-from federation.demo.processes import libfed_command, wait_for_port
+from federation.demo.processes import libfed_command
 from federation.errors import PermissionDenied
 from node.coordinator_link import CoordinatorLink
 from tests.conftest import free_port
-from tests.coordinator.test_routing import wait_for
 
 #: Who holds which records of loc_general.xml.
 SLICES = {"LOC": (0, 40), "BL": (0, 40), "DNB": (0, 40), "PUL": (20, 60)}
@@ -236,5 +235,3 @@ def _loans(run, symbol, status):
                                "--json"))
     return stats["loans_by_status"].get(status, 0)
 
-
-__all__ = ["wait_for", "wait_for_port"]
