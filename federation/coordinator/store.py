@@ -1,6 +1,7 @@
 """The coordinator's state: nodes, requests, rotas, audit trail, outbox — one SQLite file.
 
-SQL lives only here. One connection writes (WAL mode; each change is one
+All SQL of the coordinator is here and in :mod:`store_sql` (schema, migrations,
+the statements of one transition). One connection writes (WAL mode; each change is one
 short transaction, see :meth:`CoordinatorStore._write` for why it runs on the
 event loop's thread), a second one (aiosqlite) reads, so readers see only
 committed state. The schema is versioned with ``PRAGMA user_version``.
@@ -19,115 +20,21 @@ from pathlib import Path
 import aiosqlite
 
 from federation.coordinator.model import (
-    FINAL_STATUSES,
     Action,
     LoanRequest,
     Node,
-    Outcome,
     RotaEntry,
-    ServiceType,
     Status,
     StatusEvent,
 )
-from federation.errors import AlreadyExists, NotFound
-
-_FINAL_SQL = ", ".join(f"'{s}'" for s in sorted(FINAL_STATUSES))
-
-MIGRATIONS: list[str] = [
-    # version 1
-    f"""
-    CREATE TABLE nodes (
-        symbol TEXT PRIMARY KEY, name TEXT NOT NULL, grpc_address TEXT NOT NULL,
-        oai_url TEXT NOT NULL, token_hash TEXT NOT NULL UNIQUE, priority INTEGER NOT NULL DEFAULT 0,
-        up INTEGER NOT NULL DEFAULT 0, latency_ms REAL, last_seen REAL, last_error TEXT NOT NULL DEFAULT '',
-        record_count INTEGER NOT NULL DEFAULT 0, lent INTEGER NOT NULL DEFAULT 0,
-        borrowed INTEGER NOT NULL DEFAULT 0, created REAL NOT NULL
-    );
-    CREATE TABLE requests (
-        request_id TEXT PRIMARY KEY, requester TEXT NOT NULL, idempotency_key TEXT NOT NULL,
-        patron_ref TEXT NOT NULL, service_type TEXT NOT NULL, status TEXT NOT NULL,
-        cluster_id TEXT NOT NULL DEFAULT '', isbn TEXT NOT NULL DEFAULT '', title TEXT NOT NULL DEFAULT '',
-        pickup_location TEXT NOT NULL DEFAULT '', needed_before REAL, note TEXT NOT NULL DEFAULT '',
-        lender TEXT NOT NULL DEFAULT '', attempt INTEGER NOT NULL DEFAULT 0,
-        routed INTEGER NOT NULL DEFAULT 0, last_action TEXT, due_time REAL, deadline_at REAL,
-        created REAL NOT NULL, updated REAL NOT NULL, supplied_time REAL,
-        UNIQUE (requester, idempotency_key)
-    );
-    -- One open request per reader and work: the database itself refuses a duplicate.
-    CREATE UNIQUE INDEX requests_open_per_reader ON requests (requester, patron_ref, cluster_id)
-        WHERE status NOT IN ({_FINAL_SQL});
-    CREATE INDEX requests_status ON requests (status, deadline_at);
-    CREATE INDEX requests_lender ON requests (lender);
-    CREATE TABLE rota (
-        request_id TEXT NOT NULL REFERENCES requests(request_id), position INTEGER NOT NULL,
-        lender TEXT NOT NULL, record_id TEXT NOT NULL, available_count INTEGER NOT NULL,
-        open_loans INTEGER NOT NULL, score REAL NOT NULL, outcome TEXT NOT NULL,
-        reason TEXT NOT NULL DEFAULT '', PRIMARY KEY (request_id, position)
-    );
-    CREATE INDEX rota_lender ON rota (lender);
-    CREATE TABLE events (
-        id INTEGER PRIMARY KEY, request_id TEXT NOT NULL, time REAL NOT NULL, actor TEXT NOT NULL,
-        from_status TEXT, to_status TEXT NOT NULL, action TEXT, note TEXT NOT NULL DEFAULT ''
-    );
-    CREATE INDEX events_request ON events (request_id, id);
-    CREATE TABLE deliveries (
-        id INTEGER PRIMARY KEY, request_id TEXT NOT NULL, attempt INTEGER NOT NULL,
-        lender TEXT NOT NULL, status TEXT NOT NULL, action TEXT, due_time REAL,
-        note TEXT NOT NULL DEFAULT '', tries INTEGER NOT NULL DEFAULT 0, next_try REAL NOT NULL,
-        last_error TEXT NOT NULL DEFAULT ''
-    );
-    CREATE INDEX deliveries_next ON deliveries (next_try);
-    """,
-]
-
-_REQUEST_COLUMNS = (
-    "request_id, requester, idempotency_key, patron_ref, service_type, status, cluster_id, isbn,"
-    " title, pickup_location, needed_before, note, lender, attempt, routed, last_action, due_time,"
-    " deadline_at, created, updated, supplied_time"
+from federation.coordinator.store_sql import (
+    Delivery,
+    load_request,
+    migrate,
+    node_from_row,
+    save_transition,
 )
-
-
-class Delivery:
-    """A status change owed to a lender (UpdateLoanStatus), kept until it arrives."""
-
-    __slots__ = ("id", "request_id", "attempt", "lender", "status", "action", "due_time", "note",
-                 "tries")
-
-    def __init__(self, row: sqlite3.Row) -> None:
-        for name in self.__slots__:
-            setattr(self, name, row[name])
-
-
-def _node(row: sqlite3.Row) -> Node:
-    return Node(
-        symbol=row["symbol"], name=row["name"], grpc_address=row["grpc_address"],
-        oai_url=row["oai_url"], priority=row["priority"], up=bool(row["up"]),
-        latency_ms=row["latency_ms"], last_seen=row["last_seen"], last_error=row["last_error"],
-        record_count=row["record_count"], lent=row["lent"], borrowed=row["borrowed"],
-    )
-
-
-def _request(row: sqlite3.Row) -> LoanRequest:
-    return LoanRequest(
-        request_id=row["request_id"], requester=row["requester"], patron_ref=row["patron_ref"],
-        service_type=ServiceType(row["service_type"]), status=Status(row["status"]),
-        idempotency_key=row["idempotency_key"], cluster_id=row["cluster_id"], isbn=row["isbn"],
-        title=row["title"], pickup_location=row["pickup_location"],
-        needed_before=row["needed_before"], note=row["note"], lender=row["lender"],
-        attempt=row["attempt"], routed=bool(row["routed"]),
-        last_action=Action(row["last_action"]) if row["last_action"] else None,
-        due_time=row["due_time"], deadline_at=row["deadline_at"], created=row["created"],
-        updated=row["updated"], supplied_time=row["supplied_time"],
-    )
-
-
-def _request_values(r: LoanRequest) -> tuple:
-    return (
-        r.request_id, r.requester, r.idempotency_key, r.patron_ref, str(r.service_type),
-        str(r.status), r.cluster_id, r.isbn, r.title, r.pickup_location, r.needed_before, r.note,
-        r.lender, r.attempt, int(r.routed), r.last_action and str(r.last_action), r.due_time,
-        r.deadline_at, r.created, r.updated, r.supplied_time,
-    )
+from federation.errors import AlreadyExists, NotFound
 
 
 class CoordinatorStore:
@@ -146,7 +53,7 @@ class CoordinatorStore:
         writer.execute("PRAGMA journal_mode=WAL")
         writer.execute("PRAGMA synchronous=NORMAL")
         writer.execute("PRAGMA busy_timeout=5000")
-        _migrate(writer)
+        migrate(writer)
         reader = await aiosqlite.connect(str(path), isolation_level=None)
         reader.row_factory = sqlite3.Row
         await reader.execute("PRAGMA busy_timeout=5000")
@@ -217,14 +124,14 @@ class CoordinatorStore:
         row = await self._one("SELECT * FROM nodes WHERE symbol = ?", (symbol,))
         if row is None:
             raise NotFound(f"no node {symbol} is registered")
-        return _node(row)
+        return node_from_row(row)
 
     async def node_for_token_hash(self, token_hash: str) -> str | None:
         row = await self._one("SELECT symbol FROM nodes WHERE token_hash = ?", (token_hash,))
         return row["symbol"] if row else None
 
     async def nodes(self) -> list[Node]:
-        return [_node(row) for row in await self._all("SELECT * FROM nodes ORDER BY symbol")]
+        return [node_from_row(row) for row in await self._all("SELECT * FROM nodes ORDER BY symbol")]
 
     async def record_health(
         self, symbol: str, *, up: bool, latency_ms: float | None, error: str, at: float
@@ -253,7 +160,7 @@ class CoordinatorStore:
         A reader's second open request for the same work is AlreadyExists.
         """
         try:
-            await self._write(_save_sync, request, events, request.rota, (), None, True)
+            await self._write(save_transition, request, events, request.rota, (), None, True)
         except sqlite3.IntegrityError as error:
             existing = await self.request_by_key(request.requester, request.idempotency_key)
             if existing is not None:
@@ -272,7 +179,7 @@ class CoordinatorStore:
 
     async def request(self, request_id: str, *, full: bool = True) -> LoanRequest:
         """One request with its rota (and, when ``full``, its history); NotFound otherwise."""
-        request = await self._read_with(_request_sync, request_id, full)
+        request = await self._read_with(load_request, request_id, full)
         if request is None:
             raise NotFound(f"no request {request_id}")
         return request
@@ -291,7 +198,7 @@ class CoordinatorStore:
         ``deliveries`` are ``(attempt, lender, status, action, due_time, note)``;
         ``lending`` is ``(lender, requester)`` when an item was just supplied.
         """
-        await self._write(_save_sync, request, events, entries, deliveries, lending, False)
+        await self._write(save_transition, request, events, entries, deliveries, lending, False)
 
     async def list_requests(
         self, symbol: str | None, role: str = "", statuses: Iterable[str] = (),
@@ -318,7 +225,7 @@ class CoordinatorStore:
 
         def load(db):
             rows = db.execute(sql, (*params, limit, offset)).fetchall()
-            return [_request_sync(db, row["request_id"], False) for row in rows]
+            return [load_request(db, row["request_id"], False) for row in rows]
 
         return await self._read_with(load)
 
@@ -380,77 +287,3 @@ class CoordinatorStore:
             "SELECT supplied_time - created AS s FROM requests WHERE supplied_time IS NOT NULL"
         )
         return [row["s"] for row in rows]
-
-
-# -- the statements of one transition ----------------------------------------------------
-
-
-def _migrate(db: sqlite3.Connection) -> None:
-    """Bring the schema to the latest version, one migration per transaction."""
-    (version,) = db.execute("PRAGMA user_version").fetchone()
-    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-        db.executescript(f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;")
-
-
-
-def _save_sync(db, request: LoanRequest, events, entries, deliveries, lending, new: bool) -> None:
-    verb = "INSERT" if new else "REPLACE"
-    db.execute(
-        f"{verb} INTO requests ({_REQUEST_COLUMNS}) VALUES ({', '.join('?' * 21)})",
-        _request_values(request),
-    )
-    if entries:
-        db.executemany(
-            "REPLACE INTO rota (request_id, position, lender, record_id, available_count,"
-            " open_loans, score, outcome, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(request.request_id, e.position, e.lender, e.record_id, e.available_count,
-              e.open_loans, e.score, str(e.outcome), e.reason) for e in entries],
-        )
-    if events:
-        db.executemany(
-            "INSERT INTO events (request_id, time, actor, from_status, to_status, action, note)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(request.request_id, e.time, e.actor, e.from_status and str(e.from_status),
-              str(e.to_status), e.action and str(e.action), e.note) for e in events],
-        )
-    if deliveries:
-        db.executemany(
-            "INSERT INTO deliveries (request_id, attempt, lender, status, action,"
-            " due_time, note, next_try) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [(request.request_id, *d, request.updated) for d in deliveries],
-        )
-    if lending:
-        db.execute("UPDATE nodes SET lent = lent + 1 WHERE symbol = ?", (lending[0],))
-        db.execute("UPDATE nodes SET borrowed = borrowed + 1 WHERE symbol = ?", (lending[1],))
-
-
-def _request_sync(db, request_id: str, full: bool) -> LoanRequest | None:
-    row = db.execute(
-        f"SELECT {_REQUEST_COLUMNS} FROM requests WHERE request_id = ?", (request_id,)
-    ).fetchone()
-    if row is None:
-        return None
-    request = _request(row)
-    request.rota = [
-        RotaEntry(
-            position=r["position"], lender=r["lender"], record_id=r["record_id"],
-            available_count=r["available_count"], open_loans=r["open_loans"],
-            score=r["score"], outcome=Outcome(r["outcome"]), reason=r["reason"],
-        )
-        for r in db.execute(
-            "SELECT * FROM rota WHERE request_id = ? ORDER BY position", (request_id,)
-        ).fetchall()
-    ]
-    if full:
-        request.history = [
-            StatusEvent(
-                time=r["time"], actor=r["actor"],
-                from_status=Status(r["from_status"]) if r["from_status"] else None,
-                to_status=Status(r["to_status"]),
-                action=Action(r["action"]) if r["action"] else None, note=r["note"],
-            )
-            for r in db.execute(
-                "SELECT * FROM events WHERE request_id = ? ORDER BY id", (request_id,)
-            ).fetchall()
-        ]
-    return request
