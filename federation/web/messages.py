@@ -122,6 +122,7 @@ _PAIRS: dict[str, tuple[str, str]] = {
     "current_status": ("Сейчас", "Now"),
     "timeline_heading": ("История заказа", "What has happened"),
     "due_back": ("Вернуть до", "Due back"),
+    "pickup_at": ("Забрать в библиотеке", "Collect at"),
     "cancel_button": ("Отменить заказ", "Cancel the request"),
     "request_cancelled": ("Заказ отменён.", "The request was cancelled."),
     "cannot_cancel": ("Этот заказ уже нельзя отменить: книга в пути.",
@@ -213,6 +214,9 @@ _PAIRS: dict[str, tuple[str, str]] = {
     "harvest_idle": ("завершён", "complete"),
     "quarantine_heading": ("Записи в карантине", "Quarantined records"),
     "no_quarantine": ("Нет записей в карантине.", "No quarantined records."),
+    "quarantine_counts_only": (
+        "Записей в карантине: {count} (по источникам — в таблице выше).",
+        "{count} records are quarantined; the table above counts them per source."),
     "oai_identifier": ("Идентификатор OAI", "OAI identifier"),
     "overlap_heading": ("Пересечение фондов", "Collection overlap"),
     "overlap_explain": ("Доля произведений библиотеки в строке, которые есть и у библиотеки в столбце.",

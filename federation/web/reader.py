@@ -211,8 +211,9 @@ async def _own_request(request: web.Request):
 
 
 async def my_request(request: web.Request) -> web.Response:
-    _, _, loan = await _own_request(request)
-    return render(request, "my_request.html", loan=loan, cancellable=CANCELLABLE)
+    backend, _, loan = await _own_request(request)
+    names = await _library_names(backend)
+    return render(request, "my_request.html", loan=loan, cancellable=CANCELLABLE, names=names)
 
 
 async def cancel(request: web.Request) -> web.Response:
