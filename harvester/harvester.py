@@ -9,8 +9,10 @@ The run's shape, and why:
   token and the run's ``from``) in one catalog transaction, so a harvester
   killed at any moment resumes at the first uncommitted page and nothing of a
   page is visible half-done.
-* While page N is converted and committed, page N+1 is already being fetched:
-  the network and the database work overlap.
+* Three pages are in flight: while page N-1 is committed, page N is converted
+  (MARCXML → Record, in a worker thread) and page N+1 fetched. Commits stay in
+  list order, each with its own copy of the checkpoint, and a commit that has
+  started always finishes before a failure is recorded.
 * An expired token (badResumptionToken) restarts the list from the run's
   ``from``: records are re-fetched, never skipped. A token that comes back
   again means the server is looping: the run stops with a clear error.
@@ -22,6 +24,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -164,6 +167,7 @@ class _Run:
             run_from, response_date = to_granularity(state.next_from, granularity), None
         self.summary.from_date = run_from
         pending = self._fetch(token, run_from)
+        committing: asyncio.Task[None] | None = None
         try:
             while True:
                 page = await pending
@@ -179,10 +183,17 @@ class _Run:
                 token = self._next_token(page, token)
                 if token is not None:
                     pending = self._fetch(token, run_from)
-                await self._commit(page, token, run_from, response_date)
+                converted = await asyncio.to_thread(convert_records, page.records)
+                if committing is not None:
+                    await committing
+                checkpoint = self._checkpoint(token, run_from, response_date)
+                committing = asyncio.create_task(self._commit(checkpoint, *converted))
                 if token is None:
+                    await committing
                     return
         finally:
+            if committing is not None and not committing.done():
+                await asyncio.shield(committing)  # a started commit finishes before we report
             if not pending.done():
                 pending.cancel()
             elif not pending.cancelled():
@@ -240,10 +251,10 @@ class _Run:
             self.summary.expected = page.complete_list_size
         return new
 
-    async def _commit(
-        self, page: OaiPage, token: str | None, run_from: str | None, response_date: str
-    ) -> None:
-        records, deleted, quarantined = await asyncio.to_thread(convert_records, page.records)
+    def _checkpoint(
+        self, token: str | None, run_from: str | None, response_date: str
+    ) -> SourceState:
+        """The source's state to commit with a page: a copy, as the run goes on meanwhile."""
         state = self.state
         state.resumption_token = token
         if token is not None:
@@ -254,6 +265,15 @@ class _Run:
             state.last_harvest = _utc_now()
             state.last_error = None
             self.summary.next_from = response_date
+        return replace(state)
+
+    async def _commit(
+        self,
+        state: SourceState,
+        records: list[HarvestedRecord],
+        deleted: list[str],
+        quarantined: list[QuarantinedRecord],
+    ) -> None:
         await self.harvester.catalog.commit_page(state, records, deleted, quarantined)
         for item in quarantined:
             log.warning(
