@@ -27,19 +27,25 @@ _WEIGHTS = "10.0, 5.0, 5.0, 2.0, 1.0, 3.0, 1.0, 0.5, 0.5"
 _LIBRARY_FILTER = (
     " AND EXISTS (SELECT 1 FROM cluster_libraries l WHERE l.cluster_pk = {pk} AND l.library = ?)"
 )
-#: Facets are counted exactly over this many hits; beyond, over this many and
-#: scaled to the total (``SearchResult.facets_estimated``), so that a one-word
-#: query matching a tenth of a million-record catalog still answers in milliseconds.
-FACET_SAMPLE = 4000
-_FACETS = """
-    SELECT 'year', c.year, count(*) FROM hits CROSS JOIN clusters c ON c.pk = hits.pk
-        WHERE c.year IS NOT NULL GROUP BY c.year
-    UNION ALL SELECT 'language', c.language, count(*) FROM hits CROSS JOIN clusters c ON c.pk = hits.pk
-        WHERE c.language IS NOT NULL GROUP BY c.language
-    UNION ALL SELECT 'format', c.format, count(*) FROM hits CROSS JOIN clusters c ON c.pk = hits.pk
-        WHERE c.format IS NOT NULL GROUP BY c.format
-    UNION ALL SELECT 'library', l.library, count(*) FROM hits
-        CROSS JOIN cluster_libraries l ON l.cluster_pk = hits.pk GROUP BY l.library
+#: Facets are counted exactly up to this many hits; beyond, over every k-th hit
+#: (by cluster id, which does not follow relevance or library) and scaled to the
+#: total, flagged ``SearchResult.facets_estimated``: a one-word query matching a
+#: tenth of a million-record catalog still answers in milliseconds.
+FACET_SAMPLE = 2000
+#: One pass over the clusters for year, language and format together (the
+#: combinations are few), one over the libraries.
+_FACETS = f"""
+    WITH all_hits AS MATERIALIZED ({{hits}}),
+    total AS (SELECT count(*) AS n FROM all_hits),
+    hits AS MATERIALIZED (
+        SELECT pk FROM all_hits WHERE pk % max(1, (SELECT n FROM total) / {FACET_SAMPLE}) = 0
+    )
+    SELECT 'total', NULL, NULL, NULL, n FROM total
+    UNION ALL SELECT 'sampled', NULL, NULL, NULL, count(*) FROM hits
+    UNION ALL SELECT 'cluster', c.year, c.language, c.format, count(*)
+        FROM hits CROSS JOIN clusters c ON c.pk = hits.pk GROUP BY 2, 3, 4
+    UNION ALL SELECT 'library', l.library, NULL, NULL, count(*)
+        FROM hits CROSS JOIN cluster_libraries l ON l.cluster_pk = hits.pk GROUP BY 2
 """
 
 
@@ -63,28 +69,37 @@ class SearchReader:
         for library in libraries:
             hits += _LIBRARY_FILTER.format(pk=pk)
             params.append(library)
-        facets: dict[str, dict[str, int]] = defaultdict(dict)
-        total = 0
-        sql = (
-            f"WITH hits AS MATERIALIZED ({hits} LIMIT {FACET_SAMPLE}) "
-            f"SELECT 'total', NULL, (SELECT count(*) FROM ({hits})) UNION ALL {_FACETS}"
-        )
-        async with self._reader.execute(sql, params + params) as cursor:
-            for facet, value, count in await cursor.fetchall():
-                if facet == "total":
-                    total = count
-                else:
-                    facets[facet][str(value)] = count
+        total, facets, estimated = await self._facets(hits, params)
         page_sql = f"{hits} ORDER BY {order} LIMIT ? OFFSET ?"
         async with self._reader.execute(page_sql, [*params, limit, offset]) as cursor:
             pks = [row[0] for row in await cursor.fetchall()]
-        estimated = total > FACET_SAMPLE
-        scale = total / FACET_SAMPLE if estimated else 1
-        ordered = {
-            name: {value: max(1, round(count * scale)) for value, count in _by_count(f)}
-            for name, f in facets.items()
+        return SearchResult(total, await self.summaries(pks), facets, estimated)
+
+    async def _facets(
+        self, hits: str, params: list[Any]
+    ) -> tuple[int, dict[str, dict[str, int]], bool]:
+        """The total, the facet counts (most frequent first), and whether they are estimated."""
+        counts: dict[str, dict[str, int]] = defaultdict(dict)
+        total = sampled = 0
+        async with self._reader.execute(_FACETS.format(hits=hits), params) as cursor:
+            for kind, first, language, fmt, count in await cursor.fetchall():
+                if kind == "total":
+                    total = count
+                elif kind == "sampled":
+                    sampled = count
+                elif kind == "library":
+                    counts["library"][first] = count
+                else:
+                    for name, value in (("year", first), ("language", language), ("format", fmt)):
+                        if value is not None:
+                            counts[name][str(value)] = counts[name].get(str(value), 0) + count
+        estimated = sampled < total
+        scale = total / sampled if estimated and sampled else 1
+        facets = {
+            name: {value: max(1, round(count * scale)) for value, count in _by_count(found)}
+            for name, found in counts.items()
         }
-        return SearchResult(total, await self.summaries(pks), ordered, estimated)
+        return total, facets, estimated
 
     async def summaries(self, pks: list[int]) -> list[ClusterSummary]:
         """Cluster summaries with their holdings, in the order of ``pks``."""
