@@ -14,6 +14,9 @@ from federation.errors import InvalidArgument, PermissionDenied, Unauthenticated
 
 log = logging.getLogger(__name__)
 
+#: Failed health checks in a row before an up node counts as down.
+DOWN_AFTER = 2
+
 _SYMBOL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
@@ -25,6 +28,7 @@ class NodeRegistry:
         self._secret = secret
         self.catalog = catalog
         self._known: dict[str, str] = {}
+        self._failures: dict[str, int] = {}
 
     async def add_node(
         self, symbol: str, name: str, grpc_address: str, oai_url: str, priority: int = 0
@@ -88,6 +92,12 @@ class NodeRegistry:
 
         async def check(node: Node) -> None:
             up, latency, error = await gateway.health(node)
+            if up:
+                self._failures.pop(node.symbol, None)
+            else:
+                failures = self._failures[node.symbol] = self._failures.get(node.symbol, 0) + 1
+                # One slow answer on a busy machine does not make a node down.
+                up = node.up and failures < DOWN_AFTER
             if up != node.up:
                 log.info("node %s is now %s %s", node.symbol, "up" if up else "down", error)
             await self.store.record_health(node.symbol, up=up, latency_ms=latency, error=error,
