@@ -211,3 +211,27 @@ async def test_a_dublin_core_harvest_joins_the_marc_copies(catalog):
     [cluster_id] = await catalog.clusters_for_isbn("9785901202500")
     detail = await catalog.get_cluster(cluster_id)
     assert next(m for m in detail.members if m.best).schema != "dc"
+
+
+async def test_an_older_catalog_is_migrated_and_a_newer_one_refused(tmp_path):
+    import sqlite3
+
+    from federation.errors import FailedPrecondition
+
+    path = tmp_path / "union.db"
+    catalog = await UnionCatalog.open(path)
+    await feed_rsl_pairs(catalog)
+    await catalog.close()
+    with sqlite3.connect(path) as conn:  # as schema version 1 left it
+        conn.execute("DROP TABLE cluster_facets")
+        conn.execute("PRAGMA user_version = 1")
+    catalog = await UnionCatalog.open(path)
+    try:
+        result = await catalog.search("история")
+        assert result.facets["year"] == {"1804": 1}
+    finally:
+        await catalog.close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA user_version = 99")
+    with pytest.raises(FailedPrecondition, match="newer"):
+        await UnionCatalog.open(path)
