@@ -52,9 +52,12 @@ _ERRORS = {
 }
 
 
-def _translate(error: grpc.aio.AioRpcError) -> LibfedError:
+def _translate(error: grpc.aio.AioRpcError, address: str) -> LibfedError:
     """A coordinator's gRPC status as the matching libfed error (for CLI messages)."""
-    kind = _ERRORS.get(error.code(), Unavailable)
+    kind = _ERRORS.get(error.code())
+    if kind is None:
+        return Unavailable(f"the coordinator at {address} did not answer "
+                           f"({error.code().name}: {error.details()})")
     return kind(f"coordinator: {error.details() or error.code().name}")
 
 
@@ -100,7 +103,7 @@ class CoordinatorLink:
                 message, metadata=self._metadata, timeout=self._timeout
             )
         except grpc.aio.AioRpcError as error:
-            raise _translate(error) from error
+            raise _translate(error, self.address) from error
 
     async def heartbeat(
         self, grpc_address: str = "", oai_url: str = "", record_count: int = 0
