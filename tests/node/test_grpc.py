@@ -228,3 +228,20 @@ async def test_loan_calls_need_the_coordinator_token_when_set(tmp_path):
             assert (await node.GetRecord(pb.GetRecordRequest(record_id="000000794"))).summary.title
     finally:
         await running.server.stop(grace=0.1)
+
+
+async def test_availability_and_offers_by_isbn(channel):
+    """The coordinator knows only the ISBN of the Russian ISBN manual (978-5-901202-50-0)."""
+    node = stub(channel)
+    isbn = pb.GetAvailabilityRequest(isbn="978-5-901202-50-0")
+    found = await node.GetAvailability(isbn)
+    assert [r.record_id for r in found.records] == ["RU\\NLR\\bibl\\1100073"]
+    assert found.available_count == 1
+    offer = await node.OfferLoan(
+        pb.OfferLoanRequest(request_id="isbn-1", attempt=1, isbn="5-901202-50-3")
+    )
+    assert offer.status == common_pb2.LOAN_STATUS_WILL_SUPPLY
+    assert offer.item.call_number == "Б 7525/М-43"
+    assert (await node.GetAvailability(isbn)).available_count == 0
+    unknown = await node.GetAvailability(pb.GetAvailabilityRequest(isbn="978-0-306-40615-7"))
+    assert (unknown.records, unknown.available_count) == ([], 0)
