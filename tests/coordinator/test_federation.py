@@ -203,6 +203,20 @@ def test_the_coordinator_killed_and_restarted_loses_and_doubles_nothing(federati
     assert shipped["status"] == "Loaned"
 
 
+def test_the_status_shows_nodes_harvests_and_loans(federation):
+    status = json.loads(federation.cli("status", "--coordinator",
+                                       federation.coordinator_address, "--json"))
+    assert {n["symbol"] for n in status["nodes"] if n["up"]} == set(SLICES)
+    assert {s["name"]: s["records"] for s in status["sources"]} == {
+        symbol: stop - start for symbol, (start, stop) in SLICES.items()}
+    assert status["catalog_clusters"] == 60
+    assert sum(row["lent"] for row in status["lending"]) >= 4
+    assert 0 < status["fill_rate"] <= 1
+    same = json.loads(federation.cli("status", "--config", federation.coordinator_config,
+                                     "--json"))
+    assert same["catalog_records"] == status["catalog_records"] == 160
+
+
 def test_no_reader_card_number_ever_leaves_the_requesting_node(federation):
     """Every file of the run — databases, logs, configs of all processes — is searched."""
     card = CARD.encode()

@@ -131,3 +131,28 @@ async def test_no_or_wrong_token_is_unauthenticated(network):
     reply = await stub.GetNetworkStatus(coordinator_service_pb2.GetNetworkStatusRequest())
     assert {n.symbol for n in reply.nodes} == {"BRANCH", "LIB_A", "LIB_B", "LIB_C"}
     await channel.close()
+
+
+async def test_the_network_status_counts_what_happened(network):
+    from libfed.v1 import coordinator_service_pb2, coordinator_service_pb2_grpc
+
+    branch, lib_a = network.link("BRANCH"), network.link("LIB_A")
+    done = await branch.submit("p-s1", cluster_id="c-1")
+    await lib_a.report_supplier(done.request_id, c.LOAN_STATUS_LOANED)
+    await branch.report_requester(done.request_id, c.REQUESTER_ACTION_RECEIVED)
+    open_one = await branch.submit("p-s2", cluster_id="c-1")
+    withdrawn = await branch.submit("p-s3", cluster_id="c-1")
+    await branch.cancel(withdrawn.request_id)
+    lonely = await branch.submit("p-s4", cluster_id="c-lonely")
+    assert lonely.status == c.LOAN_STATUS_UNFILLED
+
+    async with grpc.aio.insecure_channel(network.address) as channel:
+        stub = coordinator_service_pb2_grpc.CoordinatorStub(channel)
+        status = await stub.GetNetworkStatus(coordinator_service_pb2.GetNetworkStatusRequest())
+    assert dict(status.open_requests_by_status) == {"Loaned": 1, "WillSupply": 1}
+    assert status.finished_requests == 1 and status.fill_rate == 0.0   # only the unfilled one
+    assert status.median_turnaround_seconds >= 0
+    lending = {row.symbol: (row.lent, row.borrowed) for row in status.lending}
+    assert lending["LIB_A"] == (1, 0) and lending["BRANCH"] == (0, 1)
+    assert all(node.up for node in status.nodes)
+    assert open_one.status == c.LOAN_STATUS_WILL_SUPPLY
