@@ -67,14 +67,18 @@ def _clause(name: str, value: str) -> str:
     tokens = words(value)
     if not tokens:
         return ""
-    phrase = _phrase(tokens, prefix)
-    if not name:
-        expression = f"{{{' '.join(_PLAIN_COLUMNS)}}} : {phrase}"
-        return f"({expression} OR authors_latin : {_phrase(latin(value).split(), prefix)})"
-    columns = FIELDS[name]
-    if name == "author":
-        return f"(authors : {phrase} OR authors_latin : {_phrase(latin(value).split(), prefix)})"
-    return f"{{{' '.join(columns)}}} : {phrase}"
+    columns = list(FIELDS[name]) if name else [*_PLAIN_COLUMNS, "authors_latin"]
+    romanized = latin(value).split()
+    if "authors_latin" in columns and romanized != tokens:
+        # A Cyrillic (or other non-Latin) word: its romanization may be all
+        # that a romanized author heading has in common with it.
+        columns.remove("authors_latin")
+        return (
+            f"({{{' '.join(columns)}}} : {_phrase(tokens, prefix)} "
+            f"OR authors_latin : {_phrase(romanized, prefix)})"
+        )
+    # One phrase over every column: the index walks the word's entries once.
+    return f"{{{' '.join(columns)}}} : {_phrase(tokens, prefix)}"
 
 
 def _phrase(tokens: list[str], prefix: bool) -> str:

@@ -199,8 +199,8 @@ class SqliteStorage(SearchReader):
         await self._many("DELETE FROM clusters WHERE pk = ?", removed)
         await self._many("DELETE FROM cluster_facets WHERE pk = ?", removed)
         await self._many(
-            "INSERT OR REPLACE INTO cluster_facets VALUES (?, ?, ?, ?)",
-            [(c.pk, c.year, c.language, c.format) for c in page.clusters],
+            "INSERT OR REPLACE INTO cluster_facets VALUES (?, ?, ?, ?, ?)",
+            [(c.pk, c.year, c.language, c.format, "\x1f".join(c.libraries)) for c in page.clusters],
         )
         await self._many(
             "INSERT OR REPLACE INTO clusters (pk, best_record_pk, title, authors, year, format, "
