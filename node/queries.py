@@ -7,8 +7,12 @@ of the SQL.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
+
+#: A word as FTS5's unicode61 tokenizer sees one (letters and digits).
+_TOKEN = re.compile(r"\w+")
 
 
 @dataclass(slots=True, frozen=True)
@@ -47,6 +51,18 @@ class SearchTerms:
     author: tuple[str, ...] = ()
     isbn: str = ""
     issn: str = ""
+
+    def fts_query(self) -> str:
+        """The FTS5 query: every word, as a word prefix, in its column ('' when none)."""
+        parts = []
+        for column, words in (
+            ("words", self.words),
+            ("title", self.title),
+            ("authors", self.author),
+        ):
+            tokens = [token for word in words for token in _TOKEN.findall(word)]
+            parts.extend(f'{column} : "{token}"*' for token in tokens)
+        return " AND ".join(parts)
 
 
 def fold(value: str | None) -> str:

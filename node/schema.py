@@ -65,4 +65,14 @@ MIGRATIONS: list[str] = [
     ) WITHOUT ROWID;
     CREATE INDEX loans_by_status ON loans (status);
     """,
+    # 2: a full-text index of the words readers search by (was a LIKE scan of every row).
+    """
+    CREATE VIRTUAL TABLE records_fts USING fts5 (
+        words, title, authors, tokenize = 'unicode61 remove_diacritics 0'
+    );
+    INSERT INTO records_fts (rowid, words, title, authors)
+        SELECT rowid, search_text, fold(title),
+               fold(COALESCE(json_extract(summary, '$.authors'), ''))
+        FROM records WHERE deleted = 0;
+    """,
 ]

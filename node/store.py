@@ -101,6 +101,10 @@ class HoldingsStore:
             if cur.rowcount == 0:
                 raise NotFound(f"no record {record_id!r} at this library")
             await db.execute("DELETE FROM record_isbns WHERE record_id = ?", (record_id,))
+            await db.execute(
+                "DELETE FROM records_fts WHERE rowid = (SELECT rowid FROM records WHERE id = ?)",
+                (record_id,),
+            )
             await db.execute("DELETE FROM items WHERE record_id = ?", (record_id,))
             await db.execute(
                 "INSERT INTO deletions (record_id, datestamp) VALUES (?, ?)", (record_id, now)
@@ -198,25 +202,23 @@ class HoldingsStore:
 
     async def search(self, terms: SearchTerms, limit: int, offset: int) -> tuple[list[str], int]:
         """Ids of live records matching every given term (one page) and the total."""
-        where, params = ["deleted = 0"], []
-        for column, words in (
-            ("search_text", terms.words),
-            ("fold(title)", terms.title),
-            ("fold(json_extract(summary, '$.authors'))", terms.author),
-        ):
-            for word in words:
-                where.append(f"{column} LIKE ?")
-                params.append(f"%{like_word(word)}%")
+        where, params = ["r.deleted = 0"], []
+        match = terms.fts_query()
+        source = "records r"
+        if match:
+            source = "records_fts f JOIN records r ON r.rowid = f.rowid"
+            where.append("records_fts MATCH ?")
+            params.append(match)
         if terms.isbn:
-            where.append("id IN (SELECT record_id FROM record_isbns WHERE isbn = ?)")
+            where.append("r.id IN (SELECT record_id FROM record_isbns WHERE isbn = ?)")
             params.append(terms.isbn)
         if terms.issn:
-            where.append("json_extract(summary, '$.issns') LIKE ?")
+            where.append("json_extract(r.summary, '$.issns') LIKE ?")
             params.append(f"%{like_word(terms.issn)}%")
         condition = " AND ".join(where)
-        total = await self.fetchone(f"SELECT COUNT(*) FROM records WHERE {condition}", params)
+        total = await self.fetchone(f"SELECT COUNT(*) FROM {source} WHERE {condition}", params)
         rows = await self.fetchall(
-            f"SELECT id FROM records WHERE {condition} ORDER BY id LIMIT ? OFFSET ?",
+            f"SELECT r.id FROM {source} WHERE {condition} ORDER BY r.id LIMIT ? OFFSET ?",
             [*params, limit, offset],
         )
         return [row[0] for row in rows], int(total[0]) if total else 0
@@ -316,6 +318,14 @@ async def _write_holdings(db: aiosqlite.Connection, holdings: list[Holding], now
                 h.marcxml,
                 h.oai_dc,
             )
+            for h in holdings
+        ],
+    )
+    await db.executemany(
+        "INSERT OR REPLACE INTO records_fts (rowid, words, title, authors)"
+        " SELECT rowid, ?, ?, ? FROM records WHERE id = ?",
+        [
+            (h.search_text, fold(h.title), fold(" ".join(h.summary.get("authors") or [])), h.id)
             for h in holdings
         ],
     )

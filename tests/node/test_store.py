@@ -71,3 +71,23 @@ async def test_reimport_updates_the_record_but_keeps_a_copy_on_loan(tmp_path):
             await store.delete_record("no-such-record")
     finally:
         await store.close()
+
+
+async def test_a_version_1_database_gets_its_search_index_on_open(tmp_path):
+    """A library upgrading libfed keeps its records and can search them at once."""
+    from node.catalog import HoldingsCatalog, search_terms
+
+    store = await HoldingsStore.open(tmp_path / "h.sqlite")
+    await Importer(store, "Main").import_files([NODE_FIXTURES / "traject-batch.dat"])
+    await store.close()
+    with sqlite3.connect(tmp_path / "h.sqlite") as db:  # as libfed's first release left it
+        db.execute("DROP TABLE records_fts")
+        db.execute("PRAGMA user_version = 1")
+    store = await HoldingsStore.open(tmp_path / "h.sqlite")
+    try:
+        found, _, total = await HoldingsCatalog(store).search(
+            search_terms("manuscripts", "", "", "", ""), 20, ""
+        )
+        assert (total, [h.id for h in found]) == (1, ["000000794"])
+    finally:
+        await store.close()
