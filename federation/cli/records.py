@@ -181,7 +181,13 @@ def _print_table(items: Iterator[Record]) -> None:
             record.language or "",
             record.format,
         )
-    Console().print(table)
+    if not table.row_count:
+        return
+    console = Console()
+    if not console.is_terminal:
+        # Piped to a file or a pager: no terminal width to respect.
+        console = Console(width=200)
+    console.print(table)
 
 
 def convert_command(args: argparse.Namespace) -> int:

@@ -102,6 +102,9 @@ def _iter_xml(data: bytes, source: str) -> Iterator[Record | RecordError]:
     except etree.XMLSyntaxError as error:
         yield RecordError(f"not well-formed XML: {error}", source=source, position=1)
         return
+    if not elements and not syntax_error:
+        yield RecordError("no MARC <record> in this XML document", source=source, position=1)
+        return
     broken = _broken_index(elements, line) if syntax_error else None
     for index, element in enumerate(elements):
         position = index + 1
