@@ -126,3 +126,15 @@ def test_queries_cannot_inject_fts_syntax():
 
 async def test_queries_with_only_punctuation_match_everything(filled):
     assert (await filled.search("-- ;;")).total == (await filled.search("")).total
+
+
+async def test_facets_of_very_many_hits_are_estimated(filled):
+    exact = await filled.search("")
+    assert not exact.facets_estimated
+    filled._storage.facet_sample = 10  # as if the catalog were a thousand times bigger
+    estimated = await filled.search("")
+    assert estimated.facets_estimated and estimated.total == exact.total
+    for facet in ("library", "format"):
+        assert set(estimated.facets[facet]) <= set(exact.facets[facet])
+    dlc = exact.facets["library"]["DLC"]
+    assert abs(estimated.facets["library"].get("DLC", 0) - dlc) < dlc  # same order of size

@@ -33,11 +33,11 @@ _LIBRARY_FILTER = (
 #: query matching a tenth of a million-record catalog still answers in milliseconds.
 FACET_SAMPLE = 500
 #: One pass over the narrow facet table; the value combinations are few.
-_FACETS = f"""
-    WITH all_hits AS MATERIALIZED ({{hits}}),
+_FACETS = """
+    WITH all_hits AS MATERIALIZED ({hits}),
     total AS (SELECT count(*) AS n FROM all_hits),
     hits AS MATERIALIZED (
-        SELECT pk FROM all_hits WHERE pk % max(1, (SELECT n FROM total) / {FACET_SAMPLE}) = 0
+        SELECT pk FROM all_hits WHERE pk % max(1, (SELECT n FROM total) / ?) = 0
     )
     SELECT 'total', NULL, NULL, NULL, NULL, n FROM total
     UNION ALL SELECT 'sampled', NULL, NULL, NULL, NULL, count(*) FROM hits
@@ -51,6 +51,7 @@ class SearchReader:
 
     def __init__(self, reader: aiosqlite.Connection) -> None:
         self._reader = reader
+        self.facet_sample = FACET_SAMPLE
 
     async def run_search(
         self, query: ParsedQuery, libraries: list[str], limit: int, offset: int
@@ -78,7 +79,8 @@ class SearchReader:
         """The total, the facet counts (most frequent first), and whether they are estimated."""
         counts: dict[str, dict[str, int]] = defaultdict(dict)
         total = sampled = 0
-        async with self._reader.execute(_FACETS.format(hits=hits), params) as cursor:
+        sql = _FACETS.format(hits=hits)
+        async with self._reader.execute(sql, [*params, self.facet_sample]) as cursor:
             for kind, year, language, fmt, libraries, count in await cursor.fetchall():
                 if kind == "total":
                     total = count
