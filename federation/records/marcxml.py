@@ -16,6 +16,7 @@ reads back (MARC 21 always ends in "4500"). ISO 2709 output restores UNIMARC's
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Iterable, Iterator
 
@@ -131,21 +132,37 @@ def _fix_leader(leader: str) -> str:
     return leader[:24].ljust(24)
 
 
-def parse_document(data: bytes) -> tuple[list[etree._Element], str | None, int | None]:
-    """All MARC ``<record>`` elements of a document.
+def stream_records(data: bytes) -> Iterator[etree._Element]:
+    """Each MARC ``<record>`` element of a document, as the parser reaches its end.
 
-    Returns ``(records, syntax_error, error_line)``. A document that is not
-    well-formed is parsed again in lxml's recover mode so that the records
-    before and after the damage are still read; the caller reports the error.
+    Records already handed out are freed, so a file of a million records
+    needs the memory of one. Raises lxml's XMLSyntaxError where the document
+    stops being well-formed; the records before that point have been yielded.
     """
-    try:
-        root = etree.fromstring(data, _PARSER)
-    except etree.XMLSyntaxError as error:
-        root = etree.fromstring(data, _RECOVER)
-        message = error.msg if hasattr(error, "msg") else str(error)
-        records = [] if root is None else list(iter_record_elements(root))
-        return records, message, error.lineno
-    return list(iter_record_elements(root)), None, None
+    events = etree.iterparse(
+        io.BytesIO(data),
+        events=("end",),
+        tag=("{*}record", "record"),
+        resolve_entities=False,
+        no_network=True,
+        huge_tree=True,
+    )
+    for _, element in events:
+        if element.tag.startswith(_OAI):
+            continue
+        yield element
+        # Free what is done: this record and every earlier sibling.
+        element.clear(keep_tail=True)
+        parent = element.getparent()
+        if parent is not None:
+            while element.getprevious() is not None:
+                del parent[0]
+
+
+def recover_records(data: bytes) -> list[etree._Element]:
+    """The MARC records lxml's recover mode finds in a document that is not well-formed."""
+    root = etree.fromstring(data, _RECOVER)
+    return [] if root is None else list(iter_record_elements(root))
 
 
 # --------------------------------------------------------------------------- writing

@@ -97,49 +97,55 @@ def _iter_iso2709(data: bytes, source: str) -> Iterator[Record | RecordError]:
 
 
 def _iter_xml(data: bytes, source: str) -> Iterator[Record | RecordError]:
+    position = 0
     try:
-        elements, syntax_error, line = marcxml.parse_document(data)
+        for element in marcxml.stream_records(data):
+            position += 1
+            yield _from_element(element, source, position)
     except etree.XMLSyntaxError as error:
-        yield RecordError(f"not well-formed XML: {error}", source=source, position=1)
+        yield from _after_syntax_error(data, source, position, error)
         return
-    if not elements and not syntax_error:
+    if position == 0:
         yield RecordError("no MARC <record> in this XML document", source=source, position=1)
-        return
-    broken = _broken_index(elements, line) if syntax_error else None
-    for index, element in enumerate(elements):
-        position = index + 1
-        if index == broken:
-            yield RecordError(
-                f"not well-formed XML near line {line}: {syntax_error}",
-                source=source,
-                position=position,
-            )
-            continue
-        try:
-            marc, hint = marcxml.to_pymarc(element)
-            yield normalize(marc, hint=hint)
-        except RecordError as error:
-            yield RecordError(error.reason, source=source, position=position)
-        except Exception as error:
-            yield RecordError(
-                f"unreadable record ({type(error).__name__}: {error})",
-                source=source,
-                position=position,
-            )
-    if syntax_error and (broken is None or not elements):
-        yield RecordError(
-            f"not well-formed XML near line {line}: {syntax_error}",
-            source=source,
-            position=len(elements) + 1,
+
+
+def _from_element(element: etree._Element, source: str, position: int) -> Record | RecordError:
+    try:
+        marc, hint = marcxml.to_pymarc(element)
+        return normalize(marc, hint=hint)
+    except RecordError as error:
+        return RecordError(error.reason, source=source, position=position)
+    except Exception as error:  # a record must never stop the file
+        return RecordError(
+            f"unreadable record ({type(error).__name__}: {error})", source=source, position=position
         )
 
 
-def _broken_index(elements: list[etree._Element], line: int | None) -> int | None:
-    """Index of the record whose text holds the syntax error (the last one starting before it)."""
-    if line is None:
-        return None
+def _after_syntax_error(
+    data: bytes, source: str, done: int, error: etree.XMLSyntaxError
+) -> Iterator[Record | RecordError]:
+    """The rest of a document that stops being well-formed after ``done`` records.
+
+    lxml's recover mode reads on past the damage; the record whose text holds
+    the error (the last one starting before its line) is reported, the others
+    are read as usual.
+    """
+    line = error.lineno
+    reason = f"not well-formed XML near line {line}: {getattr(error, 'msg', error)}"
+    try:
+        elements = marcxml.recover_records(data)
+    except etree.XMLSyntaxError:
+        elements = []
     broken = None
     for index, element in enumerate(elements):
-        if element.sourceline is not None and element.sourceline <= line:
+        if element.sourceline is not None and line is not None and element.sourceline <= line:
             broken = index
-    return broken
+    if broken is None or broken < done:
+        yield RecordError(reason, source=source, position=done + 1)
+        done += 1
+        broken = None
+    for index in range(done, len(elements)):
+        if index == broken:
+            yield RecordError(reason, source=source, position=index + 1)
+        else:
+            yield _from_element(elements[index], source, index + 1)
