@@ -83,7 +83,7 @@ class LiveFederation:
     async def _start(self) -> None:
         config, path = CoordinatorConfig.create(self.root / "coordinator", free_port())
         for key, value in dict(
-            answer_deadline=60.0, availability_timeout=0.5, call_timeout=1.0, call_attempts=1,
+            answer_deadline=60.0, availability_timeout=2.0, call_timeout=3.0, call_attempts=2,
             retry_backoff=0.05, health_interval=0.5, harvest_interval=3600.0, tick_interval=0.2,
         ).items():
             setattr(config, key, value)
@@ -97,7 +97,7 @@ class LiveFederation:
         from federation.web.serve import serve_coordinator_web
 
         self.web = await serve_coordinator_web(
-            self.coordinator, "127.0.0.1:0", refresh_seconds=1, availability_timeout=0.5
+            self.coordinator, "127.0.0.1:0", refresh_seconds=1, availability_timeout=2.0
         )
         await self.web.staff.add_user(STAFF_USER, STAFF_PASSWORD)
 
