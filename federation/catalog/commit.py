@@ -44,12 +44,15 @@ class Prepared:
     normalized_json: str
     score: int
     keys: list[str]
+    #: The keys as the storage indexes them, in the order of ``keys``.
+    hashes: list[int]
 
 
 def prepare(harvested: HarvestedRecord, source: str) -> Prepared:
     match = MatchData.of(harvested.record, source)
     match_json = match.to_json()
     normalized = harvested.record.summary()
+    keys = match.keys()
     return Prepared(
         harvested=harvested,
         match=match,
@@ -58,7 +61,8 @@ def prepare(harvested: HarvestedRecord, source: str) -> Prepared:
         normalized=normalized,
         normalized_json=json.dumps(normalized, ensure_ascii=False, separators=(",", ":")),
         score=completeness(harvested.record),
-        keys=match.keys(),
+        keys=keys,
+        hashes=[key_hash(key) for key in keys],
     )
 
 
@@ -85,6 +89,8 @@ class PagePlan:
         self.to_place: list[int] = []
         self.touched: set[int] = set()
         self.page_members: dict[int, Member] = {}
+        #: Key hash → key, for every key of a record being placed.
+        self.names: dict[int, str] = {}
 
     async def plan(self) -> PageWrite:
         stored = await self.storage.stored_records(
@@ -113,7 +119,8 @@ class PagePlan:
                 if old:
                     self._detach(pk, old)
                 self.to_place.append(pk)
-                self.write.keys_added += [(key_hash(k), pk) for k in p.keys]
+                self.write.keys_added += [(h, pk) for h in p.hashes]
+                self.names.update(zip(p.hashes, p.keys, strict=True))
             self.write.records.append(self._row(pk, p, cluster))
             self.page_members[pk] = Member(pk, self.source.library, p.normalized, p.score)
         for oai in self.deleted:
@@ -153,7 +160,8 @@ class PagePlan:
     async def _neighbourhood(self, remnants: list[int]) -> Neighbourhood:
         """Everything the records to place can meet: candidates and their clusters."""
         placing = remnants + self.to_place
-        names = {key_hash(k): k for pk in placing for k in self.match[pk].keys()}
+        names = self.names
+        names.update((key_hash(k), k) for pk in remnants for k in self.match[pk].keys())
         key_hits: dict[str, set[int]] = defaultdict(set)
         source_of = {pk: self.source.name for pk in self.page_members}
         candidate_clusters: set[int] = set()

@@ -73,6 +73,7 @@ class MatchData:
             for value in values
             if _compact(value)
         )
+        title = latin(record.title)
         title_proper = _SUBTITLE.split(record.title, maxsplit=1)[0]
         return cls(
             source=source,
@@ -83,8 +84,8 @@ class MatchData:
             issns=sorted({_compact(issn) for issn in record.issns}),
             year=record.year,
             pages=record.pages,
-            title=latin(record.title),
-            short_title=latin(title_proper),
+            title=title,
+            short_title=title if title_proper == record.title else latin(title_proper),
             author=_author_form(record.authors[0]) if record.authors else "",
         )
 

@@ -51,6 +51,7 @@ def words(text: str) -> list[str]:
     return _WORD.findall(fold(text))
 
 
+@lru_cache(maxsize=65536)
 def latin(text: str) -> str:
     """Folded, transliterated to Latin, punctuation collapsed to single spaces.
 

@@ -60,24 +60,22 @@ class ClusterRow:
 
 def summarize(pk: int, members: list[Member]) -> ClusterRow:
     """The displayed summary and the search row of cluster ``pk``."""
-    best = max(members, key=lambda m: (m.score, -m.pk))
+    best = max(members, key=lambda m: (m.score, -m.pk)) if len(members) > 1 else members[0]
     shown = best.normalized
-    titles = _unique(m.normalized.get("title") or "" for m in [best, *members])
-    authors = _unique(a for m in [best, *members] for a in m.normalized.get("authors") or [])
-    isbns = _unique(i for m in members for i in m.normalized.get("isbns") or [])
-    subjects = _unique(s for m in members for s in m.normalized.get("subjects") or [])
-    publishers = _unique(m.normalized.get("publisher") or "" for m in [best, *members])
-    year = shown.get("year") or next(
-        (m.normalized["year"] for m in members if m.normalized.get("year")), None
-    )
-    language = shown.get("language") or next(
-        (m.normalized["language"] for m in members if m.normalized.get("language")), None
-    )
+    others = [m.normalized for m in members if m is not best]
+    everyone = [shown, *others]
+    titles = _unique(n.get("title") for n in everyone)
+    authors = _unique(a for n in everyone for a in n.get("authors") or ())
+    isbns = _unique(i for n in everyone for i in n.get("isbns") or ())
+    subjects = _unique(s for n in everyone for s in n.get("subjects") or ())
+    publishers = _unique(n.get("publisher") for n in everyone)
+    year = next((n["year"] for n in everyone if n.get("year")), None)
+    language = next((n["language"] for n in everyone if n.get("language")), None)
     row = ClusterRow(
         pk=pk,
         best_pk=best.pk,
         title=shown.get("title") or "",
-        authors=list(shown.get("authors") or []) or authors[:3],
+        authors=list(shown.get("authors") or ()) or authors[:3],
         year=year,
         format=shown.get("format"),
         language=language,
@@ -85,12 +83,14 @@ def summarize(pk: int, members: list[Member]) -> ClusterRow:
         libraries=sorted({m.library for m in members}),
         size=len(members),
     )
+    # Folded piece by piece: authors, subjects and publishers repeat across a
+    # catalog, and the folding functions remember what they have seen.
     row.search = {
-        "title": fold(" ".join(titles)),
-        "authors": fold(" ; ".join(authors)),
-        "authors_latin": latin(" ".join(authors)),
-        "subjects": fold(" ; ".join(subjects)),
-        "publisher": fold(" ; ".join(publishers)),
+        "title": " ".join(fold(title) for title in titles),
+        "authors": " ; ".join(fold(author) for author in authors),
+        "authors_latin": " ".join(latin(author) for author in authors),
+        "subjects": " ; ".join(fold(subject) for subject in subjects),
+        "publisher": " ; ".join(fold(publisher) for publisher in publishers),
         "isbn": " ".join(isbns),
         "year": str(year) if year else "",
         "language": fold(language or ""),
