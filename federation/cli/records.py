@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -117,14 +116,14 @@ def expand(paths: list[str], tally: Tally) -> list[Path]:
 def records(paths: list[str], tally: Tally) -> Iterator[Record]:
     """Good records of all paths; bad ones reported on stderr and counted."""
     files = expand(paths, tally)
-    with _progress(len(files)) as advance:
+    with _Progress(files) as progress:
         for path in files:
             try:
                 items = iter_file(path)
             except OSError as error:
                 tally.unreadable.append(str(path))
                 fail(f"cannot read {path}: {error.strerror or error}")
-                advance()
+                progress.file_done(path)
                 continue
             tally.files += 1
             for item in items:
@@ -134,21 +133,56 @@ def records(paths: list[str], tally: Tally) -> Iterator[Record]:
                 else:
                     tally.good += 1
                     yield item
-            advance()
+                progress.record_done(tally.good + tally.bad)
+            progress.file_done(path)
 
 
-@contextmanager
-def _progress(total: int):
-    """A rich progress bar on stderr when it is a terminal and the run is long."""
-    if total < 5 or not sys.stderr.isatty():
-        yield lambda: None
-        return
-    from rich.console import Console
-    from rich.progress import Progress
+class _Progress:
+    """A rich progress bar on stderr (bytes of files read, records so far).
 
-    with Progress(console=Console(stderr=True), transient=True) as progress:
-        task = progress.add_task("reading files", total=total)
-        yield lambda: progress.advance(task)
+    Only when stderr is a terminal and the run is long (five files or more, or
+    over 5 MB): scripts reading stderr see nothing but the contract's lines.
+    """
+
+    def __init__(self, files: list[Path]) -> None:
+        sizes = {path: _size(path) for path in files}
+        self.sizes = sizes
+        self.total = sum(sizes.values())
+        self.enabled = sys.stderr.isatty() and (len(files) >= 5 or self.total > 5_000_000)
+        self.progress = None
+        self.task = None
+
+    def __enter__(self) -> _Progress:
+        if self.enabled:
+            from rich.console import Console
+            from rich.progress import Progress
+
+            # stdout carries the records: rich must not capture it.
+            self.progress = Progress(
+                console=Console(stderr=True), transient=True, redirect_stdout=False
+            )
+            self.progress.__enter__()
+            self.task = self.progress.add_task("reading", total=self.total)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.progress is not None:
+            self.progress.__exit__(*exc_info)
+
+    def record_done(self, count: int) -> None:
+        if self.progress is not None and count % 500 == 0:
+            self.progress.update(self.task, description=f"reading: {count:,} records")
+
+    def file_done(self, path: Path) -> None:
+        if self.progress is not None:
+            self.progress.advance(self.task, self.sizes.get(path, 0))
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def read_command(args: argparse.Namespace) -> int:
