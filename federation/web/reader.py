@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 from urllib.parse import urlencode
 
 from aiohttp import web
@@ -25,7 +26,7 @@ from federation.errors import (
     Unavailable,
 )
 from federation.web.backend import PatronIdentity
-from federation.web.render import BACKEND, SETTINGS, flash, render
+from federation.web.render import BACKEND, SETTINGS, flash, patron_of, render
 from federation.web.session import SESSION
 
 log = logging.getLogger(__name__)
@@ -47,13 +48,6 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_post("/my/signout", sign_out, name="signout")
     router.add_get("/my/{request_id}", my_request, name="my_request")
     router.add_post("/my/{request_id}/cancel", cancel, name="cancel")
-
-
-def patron_of(request: web.Request) -> PatronIdentity | None:
-    data = request[SESSION].get("patron")
-    if not data:
-        return None
-    return PatronIdentity(data["library"], data["patron_ref"], data.get("display_name", ""))
 
 
 def build_query(words: str, filters: dict[str, str]) -> str:
@@ -138,10 +132,12 @@ async def _verify(request: web.Request, form) -> PatronIdentity | str:
         return "card_blocked"
     except Unavailable:
         return "home_library_down"
-    request[SESSION].set(
-        "patron",
-        {"library": patron.library, "patron_ref": patron.patron_ref, "display_name": patron.display_name},
-    )
+    session = request[SESSION]
+    session.set("patron", {
+        "library": patron.library, "patron_ref": patron.patron_ref,
+        "display_name": patron.display_name, "seen": int(time.time()),
+    })
+    session.drop("csrf")  # a fresh form token for the signed-in reader
     return patron
 
 

@@ -6,12 +6,13 @@ Kept apart from ``app.py`` so that the handler modules (``reader``,
 
 from __future__ import annotations
 
+import time
 from urllib.parse import quote
 
 import jinja2
 from aiohttp import web
 
-from federation.web.backend import WebBackend
+from federation.web.backend import PatronIdentity, WebBackend
 from federation.web.i18n import LANG, LANGUAGES, Translator
 from federation.web.metrics import WebMetrics
 from federation.web.session import SESSION
@@ -22,6 +23,25 @@ JINJA = web.AppKey("jinja", jinja2.Environment)
 METRICS = web.AppKey("metrics", WebMetrics)
 STAFF = web.AppKey("staff", StaffStore)
 SETTINGS = web.AppKey("settings", dict)
+
+#: A reader at a library's public terminal who walks away is signed out after this.
+READER_IDLE_SECONDS = 30 * 60
+
+
+def patron_of(request: web.Request) -> PatronIdentity | None:
+    """The signed-in reader; forgotten after READER_IDLE_SECONDS without a page."""
+    session = request[SESSION]
+    data = session.get("patron")
+    if not data:
+        return None
+    now = time.time()
+    if now - float(data.get("seen", 0)) > READER_IDLE_SECONDS:
+        session.drop("patron")
+        return None
+    if now - float(data["seen"]) > 60:
+        session.set("patron", {**data, "seen": int(now)})
+    return PatronIdentity(data["library"], data["patron_ref"], data.get("display_name", ""))
+
 
 def render(request: web.Request, template: str, status: int = 200, **context) -> web.Response:
     """A page in the request's language, with the session's CSRF token and flash."""
@@ -34,7 +54,7 @@ def render(request: web.Request, template: str, status: int = 200, **context) ->
         path=request.path_qs,
         here=quote(request.path_qs, safe=""),
         csrf_token=session.csrf_token,
-        patron=session.get("patron"),
+        patron=patron_of(request),
         staff_user=session.get("staff"),
         flash=_take_flash(session),
         settings=request.app[SETTINGS],

@@ -85,3 +85,23 @@ def test_russian_and_english_have_the_same_words_and_russian_plurals():
     assert Translator("ru").language("rus") == "русский"
     assert Translator("en").language("xyz") == "xyz"
     assert Translator("en").ago(100.0, now=145.0) == "45 s ago"
+
+
+def test_a_reader_who_walks_away_from_a_public_terminal_is_signed_out():
+    from aiohttp.test_utils import make_mocked_request
+
+    from federation.web.render import READER_IDLE_SECONDS, patron_of
+    from federation.web.session import SESSION, Session
+
+    def request_with(seen: float):
+        request = make_mocked_request("GET", "/my")
+        request[SESSION] = Session(patron={"library": "MSK", "patron_ref": "p-1", "seen": seen})
+        return request
+
+    import time
+
+    fresh = request_with(time.time() - 5)
+    assert patron_of(fresh).patron_ref == "p-1"
+    stale = request_with(time.time() - READER_IDLE_SECONDS - 1)
+    assert patron_of(stale) is None
+    assert "patron" not in stale[SESSION] and stale[SESSION].changed
