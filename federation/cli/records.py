@@ -232,7 +232,7 @@ def convert_command(args: argparse.Namespace) -> int:
     except OSError as error:
         return fail(f"cannot write {args.output}: {error.strerror or error}")
     try:
-        _write(records(args.paths, tally), args.to, out)
+        _write(records(args.paths, tally), args.to, out, tally)
     finally:
         if args.output:
             out.close()
@@ -242,7 +242,7 @@ def convert_command(args: argparse.Namespace) -> int:
     return tally.exit_code()
 
 
-def _write(items: Iterator[Record], target: str, out: BinaryIO) -> None:
+def _write(items: Iterator[Record], target: str, out: BinaryIO, tally: Tally) -> None:
     from lxml import etree
 
     if target == "marcxml":
@@ -253,7 +253,12 @@ def _write(items: Iterator[Record], target: str, out: BinaryIO) -> None:
         out.write(b"</collection>\n")
     elif target == "iso2709":
         for record in items:
-            out.write(to_iso2709(record))
+            try:
+                out.write(to_iso2709(record))
+            except RecordError as error:
+                tally.good -= 1
+                tally.bad += 1
+                sys.stderr.write(f"record {record.id}: not written: {error}\n")
     elif target == "json":
         import json
 

@@ -233,6 +233,9 @@ def _fields(raw_fields: list[tuple[str, bytes]], decode, marc8: bool) -> list[Fi
 def write(record: pymarc.Record, unimarc: bool = False) -> bytes:
     """The record as UTF-8 ISO 2709, leader/09 set to 'a' and lengths in bytes.
 
+    Raises RecordError for a record the format cannot hold (a field over 9,999
+    or a record over 99,999 bytes) rather than writing a corrupt one.
+
     A UNIMARC record keeps its own leader/20-23 ("450 "), a MARC 21 one gets "4500".
     """
     directory = bytearray()
@@ -247,11 +250,16 @@ def write(record: pymarc.Record, unimarc: bool = False) -> bytes:
                 for code, value in field.subfields
             )
         encoded += FIELD_END
-        directory += f"{field.tag[:3]:>03}{len(encoded):04d}{len(data):05d}".encode("ascii")
+        if len(encoded) > 9999:
+            raise RecordError(f"field {field.tag} is {len(encoded)} bytes, over ISO 2709's 9999")
+        entry = f"{field.tag[:3]:>03}{len(encoded):04d}{len(data):05d}"
+        directory += entry.encode("ascii", "replace")
         data += encoded
     directory += FIELD_END
     base = LEADER_LEN + len(directory)
     total = base + len(data) + 1
+    if total > 99999:
+        raise RecordError(f"record is {total} bytes, over ISO 2709's 99999")
     leader = str(record.leader).ljust(LEADER_LEN)[:LEADER_LEN]
     tail = "450 " if unimarc else "4500"
     leader = f"{total:05d}{leader[5:9]}a22{base:05d}{leader[17:20]}{tail}"

@@ -121,3 +121,16 @@ def test_oai_dc_harvest_record_with_isbn_identifier():
     assert record.isbns == ["9780140449174"]
     assert (record.title, record.authors, record.year) == ("Anna Karenina", ["Tolstoy, Leo"], 2003)
     assert record.format == "book"
+
+
+def test_a_record_iso2709_cannot_hold_is_refused_not_corrupted(fixtures):
+    from pymarc import Field, Indicators, Subfield
+
+    from federation.records import RecordError
+
+    (record,) = iter_file(fixtures / "records" / "rsl" / "7_rusmarc.mrc")
+    record.raw.add_field(
+        Field(tag="500", indicators=Indicators(" ", " "), subfields=[Subfield("a", "x" * 10_000)])
+    )
+    with pytest.raises(RecordError, match="over ISO 2709"):
+        to_iso2709(record)
