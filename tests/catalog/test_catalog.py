@@ -235,3 +235,18 @@ async def test_an_older_catalog_is_migrated_and_a_newer_one_refused(tmp_path):
         conn.execute("PRAGMA user_version = 99")
     with pytest.raises(FailedPrecondition, match="newer"):
         await UnionCatalog.open(path)
+
+
+async def test_a_crowded_title_key_reads_only_the_newest_candidates(catalog, monkeypatch):
+    from federation.catalog.sqlite import storage as sqlite_storage
+
+    monkeypatch.setattr(sqlite_storage, "MAX_PER_KEY", 2)
+    book = variant(one(RSL / "01003120729.mrc"), isbns=[])
+    for number in range(5):  # five editions, one title key
+        src = source(f"s{number}")
+        await catalog.commit_page(src, [harvested(variant(book, year=2000 + number), src)], [], [])
+    late = source("late")
+    await catalog.commit_page(late, [harvested(variant(book, year=2004), late)], [], [])
+    clusters = await members(catalog)
+    assert len(clusters) == 5
+    assert {("S4", book.id), ("LATE", book.id)} in clusters

@@ -28,6 +28,8 @@ from federation.errors import FailedPrecondition
 
 log = logging.getLogger(__name__)
 
+#: Candidates read per dedup key (see :meth:`SqliteStorage.neighbours`).
+MAX_PER_KEY = 200
 #: Host parameters per statement; SQLite allows 32766, a margin is kept.
 _CHUNK = 20000
 _SOURCE_COLUMNS = (
@@ -118,11 +120,20 @@ class SqliteStorage(SearchReader):
         return record_max + 1, cluster_max + 1
 
     async def neighbours(self, keys: Sequence[int]) -> list[Neighbour]:
+        """Stored records sharing a key; at most the newest MAX_PER_KEY of a key.
+
+        A title key like "annual report|" can be shared by thousands of records;
+        reading them all for every page would make commits crawl, and the rules
+        would reject nearly all of them anyway.
+        """
         found: list[Neighbour] = []
         for part in chunks(sorted(set(keys))):
             sql = (
-                "SELECT k.key, r.pk, r.source, r.cluster_pk, r.match FROM match_keys k "
-                f"JOIN records r ON r.pk = k.record_pk WHERE k.key IN ({marks(part)})"
+                "SELECT k.key, r.pk, r.source, r.cluster_pk, r.match FROM ("
+                "  SELECT key, record_pk, row_number() OVER "
+                "    (PARTITION BY key ORDER BY record_pk DESC) AS n "
+                f"  FROM match_keys WHERE key IN ({marks(part)})"
+                f") k JOIN records r ON r.pk = k.record_pk WHERE k.n <= {MAX_PER_KEY}"
             )
             async with self._writer.execute(sql, part) as cursor:
                 found.extend(Neighbour(*row) for row in await cursor.fetchall())
