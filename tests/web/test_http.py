@@ -225,3 +225,18 @@ async def test_a_library_that_is_down_shows_as_unknown_and_the_page_still_render
     tver = re.search(r"Тверская областная библиотека</th>\s*<td>(.*?)</td>", html, re.S).group(1)
     assert "неизвестно" in spb
     assert "свободно" in tver
+
+
+async def test_results_come_in_pages_of_ten(live):
+    async with client() as session:
+        async with session.get(f"{live.url}/?format=book") as response:
+            first = await response.text()
+        total = int(re.search(r"Найдено: (\d+)</h2>", first).group(1))
+        assert total > 10
+        assert first.count('class="result"') == 10
+        assert 'rel="next"' in first and 'rel="prev"' not in first
+        following = re.search(r'href="([^"]+)" rel="next"', first).group(1).replace("&amp;", "&")
+        async with session.get(live.url + following) as response:
+            second = await response.text()
+        assert second.count('class="result"') == total - 10
+        assert 'rel="prev"' in second and 'start="11"' in second
