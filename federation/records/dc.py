@@ -24,6 +24,17 @@ from federation.records.model import Record
 
 OAI_DC = "http://www.openarchives.org/OAI/2.0/oai_dc/"
 DC = "http://purl.org/dc/elements/1.1/"
+DCTERMS = "http://purl.org/dc/terms/"
+#: Qualified DC refinements read as the element they refine.
+_REFINES = {
+    "created": "date",
+    "issued": "date",
+    "available": "date",
+    "alternative": "title",
+    "abstract": "description",
+    "extent": "format",
+    "medium": "format",
+}
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 SCHEMA_LOCATION = f"{OAI_DC} http://www.openarchives.org/OAI/2.0/oai_dc.xsd"
 _CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -77,15 +88,26 @@ _FORMAT_WORDS = (
 
 
 def record_from_dc(element: etree._Element, record_id: str) -> Record:
-    """An ``oai_dc:dc`` element as a Record (schema "dc", raw None)."""
+    """An ``oai_dc:dc`` element as a Record (schema "dc", raw None).
+
+    Any container works (nsdl_dc, qualified DC): DC elements and DC terms are
+    picked up wherever they are; refinements count as what they refine.
+    """
     values: dict[str, list[str]] = {}
     for child in element.iter():
         tag = child.tag
-        if not isinstance(tag, str) or not tag.startswith(f"{{{DC}}}"):
+        if not isinstance(tag, str):
+            continue
+        if tag.startswith(f"{{{DC}}}"):
+            name = tag[len(DC) + 2 :]
+        elif tag.startswith(f"{{{DCTERMS}}}"):
+            name = tag[len(DCTERMS) + 2 :]
+            name = _REFINES.get(name, name)
+        else:
             continue
         value = " ".join((child.text or "").split())
         if value:
-            values.setdefault(tag[len(DC) + 2 :], []).append(value)
+            values.setdefault(name, []).append(value)
     identifiers = values.get("identifier", [])
     isbn_values = [v for v in identifiers if _ISBN_HINT.search(v)]
     issn_values = [v for v in identifiers if _ISSN_HINT.search(v) and v not in isbn_values]

@@ -89,6 +89,12 @@ def _title(fields: Fields) -> str:
         value = text.clean(sub(fields.first(tag), "a"))
         if value:
             return value
+    # No title field at all (e.g. an INSPIRE conference record): the meeting or
+    # body it describes is the best name a reader can be shown.
+    for tag in ("111", "110"):
+        value = text.join(subs(fields.first(tag), "acd") if fields.first(tag) else [], ", ")
+        if value:
+            return value
     return ""
 
 

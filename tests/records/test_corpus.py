@@ -124,3 +124,26 @@ def test_broken_directories_are_repaired_where_the_data_allows(shared_data):
 def test_good_records_around_a_bad_one_are_still_read(shared_data):
     records, errors = _read(shared_data / "malformed" / "xbib-marc" / "zdbtitutf8.mrc")
     assert len(records) == 7 and [e.position for e in errors] == [8]
+
+
+def test_oai_pmh_payloads_read_as_the_harvester_hands_them_over(shared_data):
+    from lxml import etree
+
+    from federation.records import record_from_dc, record_from_marcxml
+
+    oai = "{http://www.openarchives.org/OAI/2.0/}"
+    counts = {"marc": 0, "dc": 0}
+    for path in sorted((shared_data / "oai").rglob("*.xml")):
+        for record in etree.parse(str(path)).getroot().iter(f"{oai}record"):
+            metadata = record.find(f"{oai}metadata")
+            if metadata is None or not len(metadata):
+                continue
+            payload = metadata[0]
+            if "marc" in path.parts[-3]:
+                parsed = record_from_marcxml(payload)
+                counts["marc"] += 1
+            else:
+                parsed = record_from_dc(payload, "oai:test")
+                counts["dc"] += 1
+            assert parsed.title, (path, parsed)
+    assert counts["marc"] >= 150 and counts["dc"] >= 2500
