@@ -124,3 +124,18 @@ def test_every_demo_library_reads_cleanly(fixtures):
         assert not [i for i in items if isinstance(i, RecordError)], path
         assert len(records) >= 90, path
         assert sum(1 for r in records if r.title) >= len(records) - 2, path
+
+
+def test_issn_check_digits_agree_with_python_stdnum():
+    import random
+
+    from stdnum import issn
+
+    from federation.records.text import issns
+
+    rng = random.Random(2)
+    for _ in range(3000):
+        number = f"{rng.randrange(10**7):07d}" + rng.choice("0123456789X")
+        candidate = f"{number[:4]}-{number[4:]}"
+        valid, _ = issns([candidate])
+        assert bool(valid) == issn.is_valid(candidate), candidate
