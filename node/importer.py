@@ -134,8 +134,9 @@ class Importer:
         try:
             marcxml = to_marcxml(record).decode("utf-8")
             oai_dc = etree.tostring(to_oai_dc(record), encoding="unicode")
-        except (ValueError, etree.LxmlError) as error:
-            raise RecordError(f"the record cannot be written as XML: {error}") from error
+            items = items_of(record.raw, record.id.strip(), self.default_location)
+        except Exception as error:  # one odd record must never stop a library's import
+            raise RecordError(f"the record cannot be stored: {error}") from error
         summary = record.summary()
         words = [
             record.title,
@@ -155,5 +156,5 @@ class Importer:
             marcxml=marcxml,
             oai_dc=oai_dc,
             isbns=list(record.isbns),
-            items=items_of(record.raw, record.id.strip(), self.default_location),
+            items=items,
         )
