@@ -26,7 +26,7 @@ from federation.errors import (
     Unavailable,
 )
 from federation.web.backend import PatronIdentity
-from federation.web.render import BACKEND, SETTINGS, flash, patron_of, render
+from federation.web.render import BACKEND, SETTINGS, error_key, flash, patron_of, render
 from federation.web.session import SESSION
 
 log = logging.getLogger(__name__)
@@ -68,7 +68,7 @@ async def search(request: web.Request) -> web.Response:
         page = max(1, int(request.query.get("page", "1")))
     except ValueError:
         page = 1
-    result, error_key = None, None
+    result, problem = None, None
     if words.strip() or any(filters.values()):
         try:
             result = await backend.search(
@@ -78,12 +78,12 @@ async def search(request: web.Request) -> web.Response:
                 offset=(page - 1) * PAGE_SIZE,
             )
         except InvalidArgument:
-            error_key = "bad_query"
+            problem = "bad_query"
     pages = 0 if result is None else max(1, -(-result.total // PAGE_SIZE))
     base = {k: v for k, v in {"q": words, **filters}.items() if v}
     return render(
         request, "search.html", words=words, filters=filters, result=result, page=page,
-        pages=pages, error_key=error_key, libraries=await _library_names(backend),
+        pages=pages, error_key=problem, libraries=await _library_names(backend),
         page_url=lambda n: "/?" + urlencode({**base, "page": n}),
         facet_url=lambda name, value: "/?" + urlencode({**base, name: value}),
         clear_url=lambda name: "/?" + urlencode({k: v for k, v in base.items() if k != name}),
@@ -111,7 +111,7 @@ async def record(request: web.Request) -> web.Response:
     return render(
         request, "record.html", cluster=cluster, availability=availability,
         libraries=libraries, names={lib.symbol: lib.name for lib in libraries},
-        error_key=request.query.get("error"),
+        error_key=error_key(request),
         # One key per rendered form: pressing "Request" twice makes one request.
         idempotency_key=secrets.token_urlsafe(12),
     )
@@ -172,7 +172,7 @@ async def my_requests(request: web.Request) -> web.Response:
     patron = patron_of(request)
     if patron is None:
         return render(request, "signin.html", libraries=await backend.libraries(),
-                      error_key=request.query.get("error"))
+                      error_key=error_key(request))
     loans = await backend.patron_requests(patron)
     loans.sort(key=lambda loan: loan.created, reverse=True)
     return render(request, "my_requests.html", loans=loans, cancellable=CANCELLABLE)

@@ -43,6 +43,20 @@ def patron_of(request: web.Request) -> PatronIdentity | None:
     return PatronIdentity(data["library"], data["patron_ref"], data.get("display_name", ""))
 
 
+#: The error messages a redirect may name in ``?error=``; anything else is ignored,
+#: so a crafted link cannot put its own words in a page's alert.
+ERROR_KEYS = frozenset({
+    "fill_all_fields", "bad_card", "card_blocked", "home_library_down", "request_failed",
+    "bad_login", "no_staff_store",
+})
+
+
+def error_key(request: web.Request) -> str | None:
+    """The known error message named in the query string, if any."""
+    key = request.query.get("error")
+    return key if key in ERROR_KEYS else None
+
+
 def render(request: web.Request, template: str, status: int = 200, **context) -> web.Response:
     """A page in the request's language, with the session's CSRF token and flash."""
     session = request[SESSION]

@@ -12,7 +12,7 @@ import time
 from aiohttp import web
 
 from federation.errors import NotFound, Unauthenticated
-from federation.web.render import BACKEND, STAFF, render, safe_next
+from federation.web.render import BACKEND, STAFF, error_key, render, safe_next
 from federation.web.session import SESSION
 from federation.web.stats import ill_stats
 
@@ -39,7 +39,7 @@ def _require_staff(request: web.Request) -> str:
 
 async def login_form(request: web.Request) -> web.Response:
     return render(request, "staff_login.html", next=safe_next(request.query.get("next"), "/staff"),
-                  error_key=request.query.get("error"))
+                  error_key=error_key(request))
 
 
 async def login(request: web.Request) -> web.Response:

@@ -240,3 +240,12 @@ async def test_results_come_in_pages_of_ten(live):
             second = await response.text()
         assert second.count('class="result"') == total - 10
         assert 'rel="prev"' in second and 'start="11"' in second
+
+
+async def test_a_crafted_link_cannot_put_its_own_words_in_an_alert(live):
+    work = live.work_to_borrow("TVER")
+    async with client() as session:
+        async with session.get(f"{live.url}/record/{work['cluster_id']}?error=Call+555-0100+now") as response:
+            assert 'role="alert"' not in await response.text()
+        async with session.get(f"{live.url}/record/{work['cluster_id']}?error=bad_card") as response:
+            assert "Номер билета или PIN не подходят" in await response.text()
