@@ -90,7 +90,10 @@ def flash(request: web.Request, key: str, kind: str = "info") -> None:
 
 def safe_next(target: str | None, default: str = "/") -> str:
     """Only local paths: a redirect target from a form can never leave the site."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    if not target or not target.startswith("/") or "\\" in target:
+        return default
+    # Browsers drop tabs and newlines in URLs: "/\t/evil.example" would become "//evil.example".
+    if any(ord(ch) < 33 or ord(ch) == 127 for ch in target) or target.startswith("//"):
         return default
     return target
 

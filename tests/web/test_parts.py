@@ -105,3 +105,14 @@ def test_a_reader_who_walks_away_from_a_public_terminal_is_signed_out():
     stale = request_with(time.time() - READER_IDLE_SECONDS - 1)
     assert patron_of(stale) is None
     assert "patron" not in stale[SESSION] and stale[SESSION].changed
+
+
+@pytest.mark.parametrize("target,expected", [
+    ("/my", "/my"), ("/?q=a&page=2", "/?q=a&page=2"), ("//evil.example", "/"),
+    ("/\t/evil.example", "/"), ("/\\evil.example", "/"), ("https://evil.example", "/"),
+    ("", "/"), (None, "/"), ("/\n/x", "/"),
+])
+def test_redirects_stay_on_the_site(target, expected):
+    from federation.web.render import safe_next
+
+    assert safe_next(target) == expected
