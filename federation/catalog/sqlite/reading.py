@@ -53,7 +53,7 @@ class SearchReader:
         self._reader = reader
         self.facet_sample = FACET_SAMPLE
 
-    async def run_search(
+    async def search(
         self, query: ParsedQuery, libraries: list[str], limit: int, offset: int
     ) -> SearchResult:
         """One page of hits ranked by bm25, the total, and facets over all hits."""

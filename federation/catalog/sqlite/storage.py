@@ -20,7 +20,6 @@ import aiosqlite
 
 from federation.catalog.merge import Member
 from federation.catalog.model import CatalogStats, Holding, SourceState, SourceStats
-from federation.catalog.query import ParsedQuery
 from federation.catalog.sqlite.reading import SearchReader
 from federation.catalog.sqlite.schema import MIGRATIONS
 from federation.catalog.storage import Neighbour, PageWrite, StoredRecord
@@ -302,11 +301,6 @@ class SqliteStorage(SearchReader):
             for s in await self.sources()
         ]
         return CatalogStats(records, clusters, sources)
-
-    async def search(
-        self, query: ParsedQuery, libraries: list[str], limit: int, offset: int
-    ) -> Any:
-        return await self.run_search(query, libraries, limit, offset)
 
 
 async def _migrate(conn: aiosqlite.Connection, path: Path) -> None:
