@@ -22,9 +22,14 @@ def register_coordinator_commands(coordinator_subparsers: argparse._SubParsersAc
     )
     add.add_argument("--config", required=True, type=Path, help="coordinator.toml")
     add.add_argument("username")
-    add.add_argument(
+    source = add.add_mutually_exclusive_group()
+    source.add_argument(
         "--password-stdin", action="store_true",
         help="read the password from the first line of stdin instead of asking",
+    )
+    source.add_argument(
+        "--password-file", type=Path, metavar="FILE",
+        help="read the password from the first line of FILE (for scripts; keep FILE private)",
     )
     add.set_defaults(func=_add_user)
     users = coordinator_subparsers.add_parser("users", help="list the staff accounts")
@@ -36,6 +41,12 @@ def register_coordinator_commands(coordinator_subparsers: argparse._SubParsersAc
 def _password(args: argparse.Namespace) -> str:
     if args.password_stdin:
         return sys.stdin.readline().rstrip("\r\n")
+    if args.password_file:
+        try:
+            lines = args.password_file.read_text(encoding="utf-8").splitlines()
+        except OSError as error:
+            raise LibfedError(f"{args.password_file}: {error.strerror or error}") from error
+        return lines[0] if lines else ""
     first = getpass.getpass("Password: ")
     if first != getpass.getpass("Password again: "):
         raise LibfedError("the two passwords differ")

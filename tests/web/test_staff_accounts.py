@@ -60,7 +60,11 @@ def test_add_user_from_the_command_line(tmp_path, monkeypatch, capsys):
     args = parser.parse_args(["coordinator", "add-user", "--config", config, "ivan", "--password-stdin"])
     assert args.func(args) == 2
     assert "at least 10" in capsys.readouterr().err
+    (tmp_path / "pw").write_text("another long password\n", encoding="utf-8")
+    args = parser.parse_args(["coordinator", "add-user", "--config", config, "ivan",
+                              "--password-file", str(tmp_path / "pw")])
+    assert args.func(args) == 0
     args = parser.parse_args(["coordinator", "users", "--config", config, "--json"])
     assert args.func(args) == 0
-    assert capsys.readouterr().out.strip() == '["maria"]'
+    assert capsys.readouterr().out.strip().endswith('["ivan", "maria"]')
     assert (tmp_path / "coord" / "staff.sqlite").exists()
