@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from stdnum import isbn as stdnum_isbn
+from stdnum import issn as stdnum_issn
 
 from federation.errors import InvalidArgument, NotFound
 from node.model import Item
@@ -105,13 +106,21 @@ def normalize_isbn(value: str) -> str:
         raise InvalidArgument(f"{value!r} is not a valid ISBN") from error
 
 
+def normalize_issn(value: str) -> str:
+    """An ISSN as records store it (NNNN-NNNC); an invalid one is an InvalidArgument."""
+    try:
+        return stdnum_issn.format(stdnum_issn.validate(value))
+    except Exception as error:  # stdnum raises several ValidationError kinds
+        raise InvalidArgument(f"{value!r} is not a valid ISSN") from error
+
+
 def search_terms(query: str, title: str, author: str, isbn: str, issn: str) -> SearchTerms:
     return SearchTerms(
         words=tuple(fold(query).split()),
         title=tuple(fold(title).split()),
         author=tuple(fold(author).split()),
         isbn=normalize_isbn(isbn) if isbn.strip() else "",
-        issn=issn.strip().upper(),
+        issn=normalize_issn(issn) if issn.strip() else "",
     )
 
 

@@ -69,7 +69,3 @@ def fold(value: str | None) -> str:
     """Case-folded with ё as е: how Russian and English words are compared here."""
     return (value or "").casefold().replace("ё", "е")
 
-
-def like_word(word: str) -> str:
-    """A search word with LIKE's wildcards removed (they are not for readers)."""
-    return word.replace("\\", "").replace("%", "").replace("_", "")

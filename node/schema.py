@@ -75,4 +75,15 @@ MIGRATIONS: list[str] = [
                fold(COALESCE(json_extract(summary, '$.authors'), ''))
         FROM records WHERE deleted = 0;
     """,
+    # 3: ISSNs indexed like ISBNs (a search by ISSN scanned every summary).
+    """
+    CREATE TABLE record_issns (
+        issn      TEXT NOT NULL,
+        record_id TEXT NOT NULL REFERENCES records (id) ON DELETE CASCADE,
+        PRIMARY KEY (issn, record_id)
+    ) WITHOUT ROWID;
+    INSERT OR IGNORE INTO record_issns (issn, record_id)
+        SELECT j.value, r.id FROM records r, json_each(r.summary, '$.issns') j
+        WHERE r.deleted = 0;
+    """,
 ]

@@ -22,7 +22,7 @@ import aiosqlite
 
 from federation.errors import NotFound
 from node.model import PARENT_SETS, Holding, Item, location_set, schema_set
-from node.queries import OaiQuery, SearchTerms, fold, like_word
+from node.queries import OaiQuery, SearchTerms, fold
 from node.schema import MIGRATIONS
 
 __all__ = ["HoldingsStore", "OaiQuery", "SearchTerms", "fold", "item_from_row"]
@@ -101,6 +101,7 @@ class HoldingsStore:
             if cur.rowcount == 0:
                 raise NotFound(f"no record {record_id!r} at this library")
             await db.execute("DELETE FROM record_isbns WHERE record_id = ?", (record_id,))
+            await db.execute("DELETE FROM record_issns WHERE record_id = ?", (record_id,))
             await db.execute(
                 "DELETE FROM records_fts WHERE rowid = (SELECT rowid FROM records WHERE id = ?)",
                 (record_id,),
@@ -213,8 +214,8 @@ class HoldingsStore:
             where.append("r.id IN (SELECT record_id FROM record_isbns WHERE isbn = ?)")
             params.append(terms.isbn)
         if terms.issn:
-            where.append("json_extract(r.summary, '$.issns') LIKE ?")
-            params.append(f"%{like_word(terms.issn)}%")
+            where.append("r.id IN (SELECT record_id FROM record_issns WHERE issn = ?)")
+            params.append(terms.issn)
         condition = " AND ".join(where)
         total = await self.fetchone(f"SELECT COUNT(*) FROM {source} WHERE {condition}", params)
         rows = await self.fetchall(
@@ -328,6 +329,11 @@ async def _write_holdings(db: aiosqlite.Connection, holdings: list[Holding], now
             (h.search_text, fold(h.title), fold(" ".join(h.summary.get("authors") or [])), h.id)
             for h in holdings
         ],
+    )
+    await db.execute(f"DELETE FROM record_issns WHERE record_id IN ({marks})", ids)
+    await db.executemany(
+        "INSERT OR IGNORE INTO record_issns (issn, record_id) VALUES (?, ?)",
+        [(issn, h.id) for h in holdings for issn in h.summary.get("issns") or []],
     )
     await db.execute(f"DELETE FROM record_isbns WHERE record_id IN ({marks})", ids)
     await db.executemany(

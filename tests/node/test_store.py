@@ -73,7 +73,7 @@ async def test_reimport_updates_the_record_but_keeps_a_copy_on_loan(tmp_path):
         await store.close()
 
 
-async def test_a_version_1_database_gets_its_search_index_on_open(tmp_path):
+async def test_a_version_1_database_gets_its_search_indexes_on_open(tmp_path):
     """A library upgrading libfed keeps its records and can search them at once."""
     from node.catalog import HoldingsCatalog, search_terms
 
@@ -82,6 +82,7 @@ async def test_a_version_1_database_gets_its_search_index_on_open(tmp_path):
     await store.close()
     with sqlite3.connect(tmp_path / "h.sqlite") as db:  # as libfed's first release left it
         db.execute("DROP TABLE records_fts")
+        db.execute("DROP TABLE record_issns")
         db.execute("PRAGMA user_version = 1")
     store = await HoldingsStore.open(tmp_path / "h.sqlite")
     try:
@@ -89,5 +90,22 @@ async def test_a_version_1_database_gets_its_search_index_on_open(tmp_path):
             search_terms("manuscripts", "", "", "", ""), 20, ""
         )
         assert (total, [h.id for h in found]) == (1, ["000000794"])
+    finally:
+        await store.close()
+
+
+async def test_search_by_issn_in_any_spelling(tmp_path):
+    from federation.errors import InvalidArgument
+    from node.catalog import HoldingsCatalog, search_terms
+
+    store = await HoldingsStore.open(tmp_path / "h.sqlite")
+    try:
+        await Importer(store, "Main").import_files([FIXTURES / "records" / "demo" / "nlm.xml"])
+        catalog = HoldingsCatalog(store)
+        for spelling in ("0001-5180", "00015180"):
+            found, _, total = await catalog.search(search_terms("", "", "", "", spelling), 20, "")
+            assert "117811" in [h.id for h in found]
+        with pytest.raises(InvalidArgument):
+            search_terms("", "", "", "", "1234-5678")
     finally:
         await store.close()
