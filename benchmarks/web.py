@@ -48,8 +48,7 @@ def _p95(values: list[float]) -> float:
 
 
 def run(quick: bool) -> list[Row]:
-    from tests.web.browser import search_words
-    from tests.web.live import LiveFederation
+    from tests.web.live import LiveFederation, search_words
 
     rounds = 3 if quick else 10
     federation = LiveFederation(Path(tempfile.mkdtemp(prefix="libfed-bench-web-"))).start()

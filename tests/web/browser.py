@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import time
 from pathlib import Path
 
@@ -12,12 +11,6 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"
-
-
-def search_words(title: str) -> str:
-    """Two plain words of a title: what a reader would type."""
-    words = [w for w in re.findall(r"\w+", title) if len(w) > 2 and not w.isdigit()]
-    return " ".join(words[:2])
 
 
 #: What a page in the middle of loading or refreshing a table may throw at a reader.

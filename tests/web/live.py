@@ -11,6 +11,7 @@ the test's thread, and the test can still act as a lender does.
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
@@ -43,6 +44,12 @@ LIBRARIES = (
 )
 READERS = "card_number,pin,display_name\n{prefix}1001,4321,Анна Петрова\n{prefix}1002,1111,Ivan Reader\n"
 STAFF_USER, STAFF_PASSWORD = "maria", "correct horse battery"
+
+
+def search_words(title: str) -> str:
+    """Two plain words of a title: what a reader would type."""
+    words = [w for w in re.findall(r"\w+", title) if len(w) > 2 and not w.isdigit()]
+    return " ".join(words[:2])
 
 
 @dataclass

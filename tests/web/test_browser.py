@@ -6,12 +6,15 @@ The stories run in order: the last one stops a library, as a power cut would.
 from __future__ import annotations
 
 import pytest
+
+pytest.importorskip("selenium", reason="selenium drives the browser stories (pip install -e '.[test]')")
+
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select
 
-from tests.web.browser import axe_violations, press, search_words, tab_to, text_of, wait_until
-from tests.web.live import STAFF_PASSWORD, STAFF_USER
+from tests.web.browser import axe_violations, press, tab_to, text_of, wait_until
+from tests.web.live import STAFF_PASSWORD, STAFF_USER, search_words
 
 pytestmark = pytest.mark.browser
 
