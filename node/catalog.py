@@ -57,12 +57,7 @@ class HoldingsCatalog:
     async def holdings(self, ids: list[str]) -> list[HeldRecord]:
         if not ids:
             return []
-        marks = ",".join("?" * len(ids))
-        rows = await self.store.fetchall(
-            f"SELECT id, summary, marcxml, datestamp FROM records"
-            f" WHERE id IN ({marks}) AND deleted = 0",
-            ids,
-        )
+        rows = await self.store.live_records(ids)
         items = await self.store.items_of(ids)
         by_id = {
             row["id"]: HeldRecord(

@@ -122,6 +122,29 @@ class HoldingsStore:
         rows = await self.fetchall(sql, params)
         return rows[0] if rows else None
 
+    async def live_records(self, ids: Sequence[str]) -> list[aiosqlite.Row]:
+        """Summary, MARCXML and datestamp of the given records that are not deleted."""
+        marks = ",".join("?" * len(ids))
+        return await self.fetchall(
+            f"SELECT id, summary, marcxml, datestamp FROM records"
+            f" WHERE id IN ({marks}) AND deleted = 0",
+            list(ids),
+        )
+
+    async def oai_record(self, record_id: str, column: str) -> aiosqlite.Row | None:
+        """One record's OAI-PMH header fields and one stored rendering as ``metadata``."""
+        if column not in ("marcxml", "oai_dc"):
+            raise ValueError(f"no stored rendering {column!r}")
+        return await self.fetchone(
+            f"SELECT id, datestamp, deleted, sets, schema, {column} AS metadata"
+            " FROM records WHERE id = ?",
+            (record_id,),
+        )
+
+    async def first_record_id(self) -> str | None:
+        row = await self.fetchone("SELECT id FROM records ORDER BY id LIMIT 1")
+        return row[0] if row else None
+
     async def record(self, record_id: str) -> aiosqlite.Row | None:
         return await self.fetchone("SELECT * FROM records WHERE id = ?", (record_id,))
 

@@ -108,8 +108,8 @@ class OaiProvider:
 
     async def _Identify(self, args: dict[str, str], base_url: str) -> list[str]:  # noqa: N802
         earliest = await self.store.earliest_datestamp()
-        first = await self.store.fetchone("SELECT id FROM records ORDER BY id LIMIT 1")
-        sample = self.identifier(first[0]) if first else self._prefix + "1"
+        first = await self.store.first_record_id()
+        sample = self.identifier(first) if first else self._prefix + "1"
         return [
             "<Identify>",
             xml.element("repositoryName", self.config.name),
@@ -159,11 +159,7 @@ class OaiProvider:
     async def _GetRecord(self, args: dict[str, str], base_url: str) -> list[str]:  # noqa: N802
         fmt = _format(args["metadataPrefix"])
         record_id = self.record_id(args["identifier"])
-        row = await self.store.fetchone(
-            f"SELECT id, datestamp, deleted, sets, schema, {fmt.column} AS metadata"
-            " FROM records WHERE id = ?",
-            (record_id,),
-        )
+        row = await self.store.oai_record(record_id, fmt.column)
         if row is None:
             raise OaiError("idDoesNotExist", f"no record {args['identifier']}")
         if fmt.schemas is not None and row["schema"] not in fmt.schemas:
