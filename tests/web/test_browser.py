@@ -56,6 +56,7 @@ def test_a_reader_finds_a_book_another_library_holds_requests_it_and_sees_it_shi
     assert text_of(browser, "#current-status") == "Отправлен"
     assert "Отправлен" in text_of(browser, ".timeline")
     assert not browser.find_elements(By.CSS_SELECTOR, "button.danger"), "no cancel once shipped"
+    assert axe_violations(browser) == [], "the request's timeline passes axe too"
 
     browser.find_element(By.LINK_TEXT, "Мои заказы").click()
     assert work["title"] in text_of(browser, "table.data")
@@ -143,7 +144,10 @@ def test_the_main_pages_pass_an_automated_accessibility_check(live, browser):
         if found := axe_violations(browser):
             problems[page] = found
     _login(live, browser)
-    for page in ("/staff", "/staff/ill", "/staff/catalog"):
+    requests = live.run(live.coordinator.store.list_requests(None, limit=1))
+    staff_pages = ["/staff", "/staff/ill", "/staff/catalog"]
+    staff_pages += [f"/staff/requests/{loan.request_id}" for loan in requests]
+    for page in staff_pages:
         browser.get(live.url + page)
         if found := axe_violations(browser):
             problems[page] = found
