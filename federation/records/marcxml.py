@@ -71,6 +71,11 @@ def iter_record_elements(root: etree._Element) -> Iterator[etree._Element]:
 #: Element tag -> local name, filled as tags are met (a handful per document).
 _KINDS: dict[object, str] = {}
 _new_subfield = tuple.__new__
+_new_field = Field.__new__
+
+
+def _no_code(tag: str) -> str:
+    raise RecordError(f"subfield without a code in field {tag}")
 
 
 def _kind(tag: object) -> str:
@@ -90,21 +95,27 @@ def to_pymarc(element: etree._Element) -> tuple[pymarc.Record, str | None]:
     leader = None
     fields = []
     append = fields.append
+    kinds = _KINDS
+    shared = build._INDICATORS
     for child in element:
-        kind = _KINDS.get(child.tag) or _kind(child.tag)
+        kind = kinds.get(child.tag) or _kind(child.tag)
         if kind == "datafield":
             tag = child.get("tag")
             if not tag:
                 raise RecordError("datafield without a tag attribute")
             subfields = [
-                _new_subfield(Subfield, (sub.get("code"), sub.text or ""))
+                _new_subfield(Subfield, (sub.get("code") or _no_code(tag), sub.text or ""))
                 for sub in child
-                if _KINDS.get(sub.tag) == "subfield" or _kind(sub.tag) == "subfield"
+                if (kinds.get(sub.tag) or _kind(sub.tag)) == "subfield"
             ]
-            if any(not code for code, _ in subfields):
-                raise RecordError(f"subfield without a code in field {tag}")
             pair = (child.get("ind1") or " ")[:1] + (child.get("ind2") or " ")[:1]
-            append(build.data_field(tag.strip(), pair, subfields))
+            field = _new_field(Field)
+            field.tag = tag.strip()
+            field.data = None
+            field._indicators = shared.get(pair) or build.indicators(pair)
+            field.subfields = subfields
+            field.control_field = False
+            append(field)
         elif kind == "controlfield":
             tag = child.get("tag")
             if not tag:

@@ -9,7 +9,7 @@ UNIMARC) and an explicit ``format`` attribute only tip the balance.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Mapping
 
 import pymarc
 
@@ -18,11 +18,14 @@ UNIMARC = "unimarc"
 
 
 def detect(
-    marc: pymarc.Record, hint: str | None = None, tags: Collection[str] | None = None
+    marc: pymarc.Record,
+    hint: str | None = None,
+    by_tag: Mapping[str, list[pymarc.Field]] | None = None,
 ) -> str:
     """``"marc21"`` or ``"unimarc"`` for a record; ``hint`` is a format attribute if any.
 
-    ``tags`` (the record's tags, when the caller has them indexed) saves a pass.
+    ``by_tag`` (the record's fields by tag, when the caller has them indexed)
+    saves passes over the fields.
     """
     if hint:
         lowered = hint.lower()
@@ -30,8 +33,11 @@ def detect(
             return UNIMARC
         if "marc21" in lowered or "usmarc" in lowered or "marc 21" in lowered:
             return MARC21
-    if tags is None:
-        tags = {field.tag for field in marc.fields}
+    if by_tag is None:
+        by_tag = {}
+        for field in marc.fields:
+            by_tag.setdefault(field.tag, []).append(field)
+    tags = by_tag
     unimarc = 0.0
     marc21 = 0.0
     if "200" in tags:
@@ -42,9 +48,9 @@ def detect(
         unimarc += 1
     if "008" in tags or "260" in tags or "264" in tags or "300" in tags or "040" in tags:
         marc21 += 1
-    coded = marc.get("100")
-    if coded is not None and not coded.control_field:
-        value = coded.get("a") or ""
+    coded = by_tag.get("100")
+    if coded and not coded[0].control_field:
+        value = coded[0].get("a") or ""
         if len(value) >= 9 and value[:8].isdigit():
             unimarc += 1.5
         elif value:
