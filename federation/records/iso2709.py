@@ -107,7 +107,7 @@ def _clean_leader(leader: str) -> str:
 
 _new_subfield = tuple.__new__
 _new_field = Field.__new__
-_INDICATORS = build._INDICATORS
+_INDICATORS = build.SHARED_INDICATORS
 _ENTRY = re.compile(rb"(...)(\d{4})(\d{5})", re.DOTALL)
 
 

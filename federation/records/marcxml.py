@@ -96,7 +96,7 @@ def to_pymarc(element: etree._Element) -> tuple[pymarc.Record, str | None]:
     fields = []
     append = fields.append
     kinds = _KINDS
-    shared = build._INDICATORS
+    shared = build.SHARED_INDICATORS
     for child in element:
         kind = kinds.get(child.tag) or _kind(child.tag)
         if kind == "datafield":
