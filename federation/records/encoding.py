@@ -13,7 +13,9 @@ to break ties:
    words), which MARC-8 never does (its diacritics are single high bytes before
    an ASCII letter): the runs decide between cp1251 and cp866 by where the
    letters fall;
-4. what is left is MARC-8 (pymarc's converter) — or UTF-8 with a few broken
+4. accented letters that end words (a byte of ANSEL's combining range before a
+   space or punctuation) mean Windows-1252/Latin-1, not MARC-8;
+5. what is left is MARC-8 (pymarc's converter) — or UTF-8 with a few broken
    bytes when the leader says UTF-8.
 """
 
@@ -33,6 +35,7 @@ UTF8_MOJIBAKE = "utf-8+mojibake"
 MARC8 = "marc-8"
 CP1251 = "cp1251"
 CP866 = "cp866"
+LATIN1 = "cp1252"
 
 #: Three or more high bytes in a row: a word of single-byte Cyrillic.
 _HIGH_RUN = re.compile(rb"[\x80-\xff]{3,}")
@@ -55,7 +58,25 @@ def detect(body: bytes, leader09: str = " ") -> str:
         return _cyrillic_codepage(body)
     if leader09 == "a":
         return UTF8
+    if b"\x1b" not in body and _looks_latin1(body):
+        # An escape sequence is MARC-8's own; Latin-1 never has one.
+        return LATIN1
     return MARC8
+
+
+#: A byte of ANSEL's combining range (0xE0-0xFE) followed by something that is
+#: not a letter: in MARC-8 a diacritic precedes its letter, so this is rare; in
+#: ISO 8859-1 / Windows-1252 it is an accented letter ending a word ("café ").
+_COMBINING_THEN_NONLETTER = re.compile(rb"[\xe0-\xfe](?=[ ,.;:!?)\]/'\"\x1d\x1e\x1f]|$)")
+_COMBINING = re.compile(rb"[\xe0-\xfe]")
+
+
+def _looks_latin1(body: bytes) -> bool:
+    """Windows-1252/Latin-1 rather than MARC-8 (European exports with a blank leader/09)."""
+    combining = len(_COMBINING.findall(body))
+    if not combining:
+        return False
+    return len(_COMBINING_THEN_NONLETTER.findall(body)) * 4 > combining
 
 
 _MOJIBAKE = re.compile("[\u00c2-\u00f4][\u0080-\u00bf]")

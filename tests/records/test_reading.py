@@ -107,3 +107,33 @@ def test_utf8_behind_a_blank_leader_and_cp866_are_detected(fixtures):
     assert not "".join(fields).isascii()
     records, _ = _split(fixtures / "records" / "encodings" / "cp866_unimarc.marc")
     assert records[0].id == "Никитенко Е. А."
+
+
+def test_latin1_export_with_a_blank_leader_is_not_taken_for_marc8():
+    import pymarc
+    from pymarc import Field, Indicators, Subfield
+
+    from federation.records import normalize, to_iso2709
+
+    marc = pymarc.Record()
+    marc.leader = pymarc.leader.Leader("00000nam  2200000 a 4500")
+    marc.fields = [
+        Field(tag="001", data="se-1"),
+        Field(
+            tag="245",
+            indicators=Indicators("1", "0"),
+            subfields=[
+                Subfield("a", "Det osynliga barnet och andra berättelser om Mumintrollet, café")
+            ],
+        ),
+        Field(
+            tag="260",
+            indicators=Indicators(" ", " "),
+            subfields=[Subfield("b", "Schildt, Helsingfors")],
+        ),
+    ]
+    utf8 = to_iso2709(normalize(marc))
+    latin1 = utf8.decode("utf-8").encode("latin-1")
+    latin1 = latin1[:9] + b" " + latin1[10:]  # leader/09 blank: "MARC-8", which it is not
+    (record,) = iter_bytes(latin1)
+    assert record.title == "Det osynliga barnet och andra berättelser om Mumintrollet, café"
