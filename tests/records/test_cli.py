@@ -117,3 +117,22 @@ def test_help_everywhere(capsys):
         except SystemExit as exit_:
             assert exit_.code == 0
         assert "usage:" in capsys.readouterr().out
+
+
+def test_console_script_in_a_real_process(fixtures):
+    import subprocess
+    import sys
+
+    path = fixtures / "records" / "malformed" / "bad_records.mrc"
+    done = subprocess.run(
+        [sys.executable, "-m", "federation.cli.main", "records", "read", "--json", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert len(done.stdout.splitlines()) == 6
+    lines = done.stderr.splitlines()
+    assert [line.split(": ", 1)[0] for line in lines[:-1]] == [f"{path}:#5", f"{path}:#7"]
+    assert "Traceback" not in done.stderr
+    assert lines[-1] == "libfed: 8 records in 1 files: 6 read, 2 bad"
