@@ -64,6 +64,7 @@ class NodeGateway:
         self.backoff = backoff
         self._channels: dict[str, grpc.aio.Channel] = {}
         self._stubs: dict[str, node_service_pb2_grpc.LibraryNodeStub] = {}
+        self._metadata_of: dict[str, tuple] = {}
 
     def _channel(self, address: str) -> grpc.aio.Channel:
         channel = self._channels.get(address)
@@ -80,8 +81,11 @@ class NodeGateway:
         return stub
 
     def _metadata(self, node: Node) -> tuple:
-        token = node_token(self._secret, node.symbol)
-        return (("authorization", f"Bearer {token}"),)
+        metadata = self._metadata_of.get(node.symbol)
+        if metadata is None:
+            token = node_token(self._secret, node.symbol)
+            metadata = self._metadata_of[node.symbol] = (("authorization", f"Bearer {token}"),)
+        return metadata
 
     async def close(self) -> None:
         channels, self._channels = self._channels, {}
