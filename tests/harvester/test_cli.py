@@ -118,3 +118,27 @@ async def _until_checkpoint(path: Path, pages: int) -> None:
         if token and token[0] and count >= 5 * pages:
             return
     raise AssertionError("the harvest never committed a checkpoint")
+
+
+async def test_one_failing_source_does_not_stop_the_others(tmp_path: Path, dnb_records):
+    from tests.conftest import free_port
+
+    repository = PagedRepository(dnb_records, page_size=25)
+    async with OaiServer(repository) as server:
+        config = tmp_path / "sources.toml"
+        config.write_text(
+            f'[[source]]\nname = "gone"\nurl = "http://127.0.0.1:{free_port()}/oai"\n'
+            f'library = "GONE"\n\n'
+            f'[[source]]\nname = "zdb"\nurl = "{server.url}"\nlibrary = "DNB"\n',
+            encoding="utf-8",
+        )
+        code, out, err = await _libfed(
+            "harvest", "--catalog", str(tmp_path / "c.db"), "--config", str(config), "--json",
+            *FAST,
+        )  # fmt: skip
+    assert code == 1
+    gone, zdb = json.loads(out)["sources"]
+    assert (gone["ok"], zdb["ok"], zdb["records"]) == (False, True, 50)
+    assert "harvest of source 'gone'" in err and "ConnectionError" in err
+    code, out, _ = await _libfed("catalog", "stats", "--catalog", str(tmp_path / "c.db"), "--json")
+    assert code == 0 and "ConnectionError" in out
