@@ -28,7 +28,7 @@ from libfed.v1 import coordinator_service_pb2 as pb
 from libfed.v1 import coordinator_service_pb2_grpc as pb_grpc
 
 from benchmarks import Row
-from federation.demo.data import DATA
+from federation.demo.libraries import DATA
 from federation.demo.processes import ProcessGroup, wait_for_port
 
 LIBRARIES = ("B1", "B2", "B3", "B4", "B5")

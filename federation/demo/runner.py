@@ -14,7 +14,7 @@ from rich.table import Table
 
 from federation.cli.request import print_request
 from federation.cli.status import print_status
-from federation.demo.data import LIBRARIES, files_for
+from federation.demo.libraries import LIBRARIES, files_for
 from federation.demo.network import FederationRun
 from federation.demo.script import Story, clusters_held_by_many
 from federation.errors import ConfigError

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from libfed.v1 import common_pb2 as c
 
-from federation.demo.data import DATA, slice_marcxml
+from federation.demo.libraries import DATA, slice_marcxml
 from federation.demo.network import CommandFailed, FederationRun
 from federation.demo.processes import libfed_command
 from federation.errors import PermissionDenied
