@@ -1,13 +1,12 @@
 """The HTTP side of harvesting: sickle's transport, our retries, lxml parsing.
 
-sickle is blocking, so every request runs in a worker thread
-(:func:`asyncio.to_thread`). We drive its low-level ``Sickle.harvest(**params)``
+sickle is blocking, so every request runs in a worker thread (the run's
+fetch thread). We drive its low-level ``Sickle.harvest(**params)``
 one page at a time, which leaves tokens, checkpoints and retries to us.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 
@@ -57,19 +56,13 @@ class OaiClient:
         """Release the HTTP connection."""
         self._sickle.session.close()
 
-    async def identify(self) -> OaiPage:
-        """The Identify response (granularity, earliestDatestamp, …)."""
-        return await self.fetch(verb="Identify")
-
-    async def fetch(self, **params: str) -> OaiPage:
-        """One page; raises :class:`OaiProtocolError` for an OAI error in it."""
-        page = await asyncio.to_thread(self.fetch_blocking, params)
-        if page.error_code is not None:
-            raise OaiProtocolError(page.error_code, page.error_message)
-        return page
-
     def fetch_blocking(self, params: dict[str, str]) -> OaiPage:
-        """Fetch and parse in the calling (worker) thread, with retries."""
+        """Fetch and parse one page in the calling (worker) thread, with retries.
+
+        An OAI error in the page is returned (``page.error_code``), not raised:
+        what it means (noRecordsMatch: done; badResumptionToken: restart) is the
+        run's decision.
+        """
         attempt = 0
         while True:
             try:
