@@ -100,13 +100,24 @@ class LiveFederation:
         for symbol, name, files in LIBRARIES:
             await self._add_library(symbol, name, files, f"127.0.0.1:{self.coordinator.port}")
         await self.coordinator.harvest_all()
-        await self.coordinator.registry.check_health(self.coordinator.gateway)
+        await self._all_up()
         from federation.web.serve import serve_coordinator_web
 
         self.web = await serve_coordinator_web(
             self.coordinator, "127.0.0.1:0", refresh_seconds=1, availability_timeout=2.0
         )
         await self.web.staff.add_user(STAFF_USER, STAFF_PASSWORD)
+
+    async def _all_up(self, timeout: float = 15.0) -> None:
+        """Health-check until every library is up: a busy machine may miss the first check."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            nodes = await self.coordinator.registry.check_health(self.coordinator.gateway)
+            if all(node.up for node in nodes):
+                return
+            if asyncio.get_running_loop().time() > deadline:
+                raise RuntimeError(f"libraries not up: {[n.symbol for n in nodes if not n.up]}")
+            await asyncio.sleep(0.2)
 
     async def _add_library(self, symbol: str, name: str, files: list[Path], coordinator: str) -> None:
         home = self.root / symbol

@@ -131,8 +131,8 @@ async def test_metrics_show_nodes_requests_harvests_and_rpc_latency(live):
         async with session.get(f"{live.url}/metrics") as response:
             text = await response.text()
             assert response.headers["Content-Type"].startswith("text/plain")
-    for symbol in ("MSK", "SPB", "TVER"):
-        assert f'libfed_node_up{{node="{symbol}"}} 1.0' in text
+    up = sorted(line for line in text.splitlines() if line.startswith("libfed_node_up{"))
+    assert up == [f'libfed_node_up{{node="{symbol}"}} 1.0' for symbol in ("MSK", "SPB", "TVER")], up
     assert "libfed_nodes_up 3.0" in text
     assert 'libfed_requests{status="RequestReceived"}' in text
     assert re.search(r'libfed_harvest_records\{library="MSK",source="MSK"\} [1-9]', text)
