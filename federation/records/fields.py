@@ -26,6 +26,13 @@ class Fields:
                 found.append(field)
         self.by_tag = by_tag
 
+    @classmethod
+    def indexed(cls, by_tag: dict[str, list[pymarc.Field]]) -> Fields:
+        """Fields from an index a reader built while making the record (no second pass)."""
+        fields = cls.__new__(cls)
+        fields.by_tag = by_tag
+        return fields
+
     def all(self, *tags: str) -> list[pymarc.Field]:
         """Fields with any of ``tags``, in tag order then record order."""
         by_tag = self.by_tag

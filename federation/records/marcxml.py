@@ -70,6 +70,11 @@ def iter_record_elements(root: etree._Element) -> Iterator[etree._Element]:
 
 #: Element tag -> local name, filled as tags are met (a handful per document).
 _KINDS: dict[object, str] = {}
+#: The tags whose local name is "subfield" (Clark names as lxml gives them).
+_SUBFIELD_TAGS = {f"{{{SLIM}}}subfield", "subfield"}
+#: ``(ind1, ind2)`` attribute values as read -> the shared Indicators. Bounded,
+#: because attribute values in a broken file can be anything.
+_PAIRS: dict[tuple[str | None, str | None], Indicators] = {}
 _new_subfield = tuple.__new__
 _new_field = Field.__new__
 
@@ -82,57 +87,92 @@ def _kind(tag: object) -> str:
     kind = _KINDS.get(tag)
     if kind is None:
         kind = _KINDS[tag] = _local(tag)
+        if kind == "subfield":
+            _SUBFIELD_TAGS.add(tag)  # type: ignore[arg-type]  # a str: _local gave a name
     return kind
 
 
+def _indicators(ind1: str | None, ind2: str | None) -> Indicators:
+    """The shared Indicators for two indicator attributes (absent or empty = blank)."""
+    pair = (ind1 or " ")[:1] + (ind2 or " ")[:1]
+    found = build.SHARED_INDICATORS.get(pair) or build.indicators(pair)
+    if len(_PAIRS) < 1024:
+        _PAIRS[ind1, ind2] = found
+    return found
+
+
 def to_pymarc(element: etree._Element) -> tuple[pymarc.Record, str | None]:
-    """A ``<record>`` element as a pymarc.Record, plus its ``format`` attribute if any.
+    """A ``<record>`` element as a pymarc.Record, plus its ``format`` attribute if any."""
+    marc, hint, _ = read_element(element)
+    return marc, hint
+
+
+def read_element(
+    element: etree._Element,
+) -> tuple[pymarc.Record, str | None, dict[str, list[Field]]]:
+    """:func:`to_pymarc`, plus the record's fields by tag (what the normalizers index).
 
     Raises RecordError for a field without a tag or a subfield without a code:
     such a record cannot be written back faithfully. This loop is the hot path
-    of MARCXML reading, hence the plain code.
+    of MARCXML reading (once per element and subfield), hence the plain code:
+    lxml builds a new tag string on every ``.tag``, so subfields are recognised
+    by set membership, indicator pairs come from a dict keyed by the raw
+    attribute values, and the tag index is filled as the fields are made
+    instead of in a second pass.
     """
     leader = None
-    fields = []
+    fields: list[Field] = []
     append = fields.append
+    by_tag: dict[str, list[Field]] = {}
     kinds = _KINDS
-    shared = build.SHARED_INDICATORS
+    subfield_tags = _SUBFIELD_TAGS
+    pairs = _PAIRS
     for child in element:
         kind = kinds.get(child.tag) or _kind(child.tag)
         if kind == "datafield":
-            tag = child.get("tag")
+            get = child.get
+            tag = get("tag")
             if not tag:
                 raise RecordError("datafield without a tag attribute")
             subfields = [
                 _new_subfield(Subfield, (sub.get("code") or _no_code(tag), sub.text or ""))
                 for sub in child
-                if (kinds.get(sub.tag) or _kind(sub.tag)) == "subfield"
+                if sub.tag in subfield_tags or _kind(sub.tag) == "subfield"
             ]
-            pair = (child.get("ind1") or " ")[:1] + (child.get("ind2") or " ")[:1]
+            ind1 = get("ind1")
+            ind2 = get("ind2")
             field = _new_field(Field)
             field.tag = tag.strip()
             field.data = None
-            field._indicators = shared.get(pair) or build.indicators(pair)
+            field._indicators = pairs.get((ind1, ind2)) or _indicators(ind1, ind2)
             field.subfields = subfields
             field.control_field = False
-            append(field)
         elif kind == "controlfield":
             tag = child.get("tag")
             if not tag:
                 raise RecordError("controlfield without a tag attribute")
             tag = tag.strip()
             if build.is_control_tag(tag):
-                append(build.control_field(tag, child.text or ""))
+                field = build.control_field(tag, child.text or "")
             else:
-                append(Field(tag=tag, data=child.text or ""))
-        elif kind == "leader":
-            leader = child.text or ""
+                field = Field(tag=tag, data=child.text or "")
+        else:
+            if kind == "leader":
+                leader = child.text or ""
+            continue
+        append(field)
+        tag = field.tag  # pymarc may pad a numeric tag given to Field()
+        same = by_tag.get(tag)
+        if same is None:
+            by_tag[tag] = [field]
+        else:
+            same.append(field)
     if not fields:
         raise RecordError("record has no fields")
     record = pymarc.Record()
     record.leader = Leader(_fix_leader(leader) if leader is not None else " " * 24)
     record.fields = fields
-    return record, element.get("format")
+    return record, element.get("format"), by_tag
 
 
 def _fix_leader(leader: str) -> str:

@@ -35,7 +35,10 @@ def normalize(marc: pymarc.Record, schema: str | None = None, hint: str | None =
 
     ``hint`` is a ``format`` attribute from MARCXML ("UNIMARC", "MARC21"), if any.
     """
-    fields = Fields(marc)
+    return _normalize(marc, Fields(marc), schema, hint)
+
+
+def _normalize(marc: pymarc.Record, fields: Fields, schema: str | None, hint: str | None) -> Record:
     schema = schema or schemas.detect(marc, hint, fields.by_tag)
     if schema == schemas.UNIMARC:
         return unimarc.normalize(marc, fields)
@@ -47,9 +50,8 @@ def record_from_marcxml(xml: bytes | etree._Element) -> Record:
 
     Raises RecordError when the XML is not well-formed or the record is unusable.
     """
-    element = marcxml.parse_element(xml)
-    marc, hint = marcxml.to_pymarc(element)
-    return normalize(marc, hint=hint)
+    marc, hint, by_tag = marcxml.read_element(marcxml.parse_element(xml))
+    return _normalize(marc, Fields.indexed(by_tag), None, hint)
 
 
 def iter_file(path: str | Path) -> Iterator[Record | RecordError]:
@@ -111,8 +113,8 @@ def _iter_xml(data: bytes, source: str) -> Iterator[Record | RecordError]:
 
 def _from_element(element: etree._Element, source: str, position: int) -> Record | RecordError:
     try:
-        marc, hint = marcxml.to_pymarc(element)
-        return normalize(marc, hint=hint)
+        marc, hint, by_tag = marcxml.read_element(element)
+        return _normalize(marc, Fields.indexed(by_tag), None, hint)
     except RecordError as error:
         return RecordError(error.reason, source=source, position=position)
     except Exception as error:  # a record must never stop the file
