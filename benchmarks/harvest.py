@@ -11,7 +11,7 @@ Figures, all from one run over the same endpoint:
 * sickle's bare ``ListRecords`` iteration (nothing stored) and libfed's ratio to
   it (goal >= 1.0×);
 * peak RSS of a `libfed harvest` process over 1,000,000 records (goal <= 300 MB;
-  skipped with --quick).
+  skipped with --quick), as VmHWM and as the sampled peak of its heap (RssAnon).
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def run(quick: bool) -> list[Row]:
         )
     )
     if not quick:
-        rows.append(_peak_rss_row(1_000_000))
+        rows.extend(_peak_rss_rows(1_000_000))
     return rows
 
 
@@ -238,8 +238,13 @@ async def _libfed_harvest(url: str, path: Path):
     return summary, found.total
 
 
-def _peak_rss_row(total: int) -> Row:
-    """Peak RSS of a real `libfed harvest` process (VmHWM, read before it exits)."""
+def _peak_rss_rows(total: int) -> list[Row]:
+    """Peak RSS of a real `libfed harvest` process over ``total`` records.
+
+    Two figures: VmHWM (everything resident, including the catalog database's
+    memory-mapped file pages, which the kernel can drop at will) and the peak of
+    RssAnon sampled every half second (the process's own heap).
+    """
     with _Endpoint(total) as url, tempfile.TemporaryDirectory() as folder:
         command = [
             sys.executable,
@@ -256,8 +261,37 @@ def _peak_rss_row(total: int) -> Row:
             "BENCH",
             "--json",
         ]
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
-    found = re.search(r"PEAK (\d+)", done.stderr)
+        process = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        )
+        anon_kb = 0
+        while process.poll() is None:
+            anon_kb = max(anon_kb, _status_kb(process.pid, "RssAnon"))
+            time.sleep(0.5)
+        stderr = process.stderr.read()
+    found = re.search(r"PEAK (\d+)", stderr)
     peak_mb = int(found.group(1)) / 1024 if found else float("nan")
-    note = f"{total:,} records" if done.returncode == 0 else f"failed: {done.stderr[-200:]}"
-    return Row("peak RSS, libfed harvest", peak_mb, "MB", "<= 300", peak_mb <= 300, note)
+    note = f"{total:,} records" if process.returncode == 0 else f"failed: {stderr[-200:]}"
+    return [
+        Row("peak RSS (VmHWM), libfed harvest", peak_mb, "MB", "<= 300", peak_mb <= 300, note),
+        Row(
+            "peak heap (RssAnon), libfed harvest",
+            anon_kb / 1024,
+            "MB",
+            "<= 300",
+            anon_kb / 1024 <= 300,
+            "without the catalog's mmap'd file pages",
+        ),
+    ]
+
+
+def _status_kb(pid: int, key: str) -> int:
+    """One kB figure of /proc/PID/status (0 where there is no /proc)."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
