@@ -54,14 +54,15 @@ class Fields:
         return " ".join(value for _, value in field.subfields)
 
     def values(self, tags: tuple[str, ...], codes: str) -> Iterator[str]:
-        """Every subfield value with a code in ``codes`` of fields with ``tags``."""
+        """Every subfield value with a code in ``codes`` of fields with ``tags``.
+
+        Most calls ask for one tag the record lacks, so that case returns at once.
+        """
+        found = self.by_tag.get(tags[0]) if len(tags) == 1 else self.all(*tags)
+        if not found:
+            return iter(())
         return iter(
-            [
-                value
-                for field in self.all(*tags)
-                for code, value in field.subfields
-                if code in codes and value
-            ]
+            [value for field in found for code, value in field.subfields if code in codes and value]
         )
 
 

@@ -23,6 +23,7 @@ _PAGE_UNIT = re.compile(
     r"(?<![^\W\d_])\s*(?:pp?\b\.?|pages|pág|[sS]\.|с\.|с\b|стр|л\.|Bl\.|ff?\.)", re.IGNORECASE
 )
 _NUMBER = re.compile(r"\d+")
+_CLAUSE = re.compile(r"[(;:]")
 _SPACES = re.compile(r"\s+")
 
 
@@ -176,7 +177,7 @@ def pages(extent: str | None) -> int | None:
     start = 0
     for match in _PAGE_UNIT.finditer(extent):
         segment = extent[start : match.start()]
-        segment = re.split(r"[(;:]", segment)[-1]
+        segment = _CLAUSE.split(segment)[-1]
         numbers = [int(n) for n in _NUMBER.findall(segment) if len(n) <= 6]
         if numbers:
             best = max(best or 0, max(numbers))
