@@ -118,7 +118,8 @@ def read_element(
     lxml builds a new tag string on every ``.tag``, so subfields are recognised
     by set membership, indicator pairs come from a dict keyed by the raw
     attribute values, and the tag index is filled as the fields are made
-    instead of in a second pass.
+    instead of in a second pass; the subfield loop and the data field's slots
+    are written out (a call per subfield or field costs a few percent).
     """
     leader = None
     fields: list[Field] = []
@@ -127,6 +128,8 @@ def read_element(
     kinds = _KINDS
     subfield_tags = _SUBFIELD_TAGS
     pairs = _PAIRS
+    new_subfield = _new_subfield
+    new_field = _new_field
     for child in element:
         kind = kinds.get(child.tag) or _kind(child.tag)
         if kind == "datafield":
@@ -134,34 +137,27 @@ def read_element(
             tag = get("tag")
             if not tag:
                 raise RecordError("datafield without a tag attribute")
-            subfields = [
-                _new_subfield(Subfield, (sub.get("code") or _no_code(tag), sub.text or ""))
-                for sub in child
-                if sub.tag in subfield_tags or _kind(sub.tag) == "subfield"
-            ]
+            subfields: list[Subfield] = []
+            add = subfields.append
+            for sub in child:
+                if sub.tag in subfield_tags or _kind(sub.tag) == "subfield":
+                    add(new_subfield(Subfield, (sub.get("code") or _no_code(tag), sub.text or "")))
             ind1 = get("ind1")
             ind2 = get("ind2")
-            field = _new_field(Field)
-            field.tag = tag.strip()
+            field = new_field(Field)
+            field.tag = tag = tag.strip()
             field.data = None
             field._indicators = pairs.get((ind1, ind2)) or _indicators(ind1, ind2)
             field.subfields = subfields
             field.control_field = False
         elif kind == "controlfield":
-            tag = child.get("tag")
-            if not tag:
-                raise RecordError("controlfield without a tag attribute")
-            tag = tag.strip()
-            if build.is_control_tag(tag):
-                field = build.control_field(tag, child.text or "")
-            else:
-                field = Field(tag=tag, data=child.text or "")
+            field = _control_field(child)
+            tag = field.tag
         else:
             if kind == "leader":
                 leader = child.text or ""
             continue
         append(field)
-        tag = field.tag  # pymarc may pad a numeric tag given to Field()
         same = by_tag.get(tag)
         if same is None:
             by_tag[tag] = [field]
@@ -173,6 +169,17 @@ def read_element(
     record.leader = Leader(_fix_leader(leader) if leader is not None else " " * 24)
     record.fields = fields
     return record, element.get("format"), by_tag
+
+
+def _control_field(element: etree._Element) -> Field:
+    """A ``<controlfield>`` as a field; 001-009 as control fields, like pymarc."""
+    tag = element.get("tag")
+    if not tag:
+        raise RecordError("controlfield without a tag attribute")
+    tag = tag.strip()
+    if build.is_control_tag(tag):
+        return build.control_field(tag, element.text or "")
+    return Field(tag=tag, data=element.text or "")
 
 
 def _fix_leader(leader: str) -> str:
