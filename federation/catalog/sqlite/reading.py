@@ -32,8 +32,10 @@ _LIBRARY_FILTER = (
 #: scaled to the total, flagged ``SearchResult.facets_estimated``: a one-word
 #: query matching a tenth of a million-record catalog still answers in milliseconds.
 FACET_SAMPLE = 500
-#: One pass over the narrow facet table; the value combinations are few.
-_FACETS = """
+#: One statement for a whole answer: the hits (with their bm25 score) are found
+#: once; the total, the facets (one pass over the narrow facet table) and the
+#: page of best hits all come from them.
+_SEARCH = """
     WITH all_hits AS MATERIALIZED ({hits}),
     total AS (SELECT count(*) AS n FROM all_hits),
     hits AS MATERIALIZED (
@@ -43,6 +45,10 @@ _FACETS = """
     UNION ALL SELECT 'sampled', NULL, NULL, NULL, NULL, count(*) FROM hits
     UNION ALL SELECT 'facets', f.year, f.language, f.format, f.libraries, count(*)
         FROM hits CROSS JOIN cluster_facets f ON f.pk = hits.pk GROUP BY 2, 3, 4, 5
+    UNION ALL SELECT * FROM (
+        SELECT 'page', pk, NULL, NULL, NULL, row_number() OVER (ORDER BY score, pk)
+        FROM all_hits ORDER BY score, pk LIMIT ? OFFSET ?
+    )
 """
 
 
@@ -58,47 +64,39 @@ class SearchReader:
     ) -> SearchResult:
         """One page of hits ranked by bm25, the total, and facets over all hits."""
         if query.match:
-            hits = "SELECT rowid AS pk FROM cluster_search WHERE cluster_search MATCH ?"
+            hits = (
+                f"SELECT rowid AS pk, bm25(cluster_search, {_WEIGHTS}) AS score "
+                "FROM cluster_search WHERE cluster_search MATCH ?"
+            )
             params: list[Any] = [query.match]
             pk = "cluster_search.rowid"
-            order = f"bm25(cluster_search, {_WEIGHTS}), rowid"
-        else:
-            hits, params, pk, order = "SELECT pk FROM clusters WHERE 1", [], "clusters.pk", "pk"
+        else:  # browsing: every cluster, in the order they were made
+            hits, params, pk = "SELECT pk, pk AS score FROM clusters WHERE 1", [], "clusters.pk"
         for library in libraries:
             hits += _LIBRARY_FILTER.format(pk=pk)
             params.append(library)
-        total, facets, estimated = await self._facets(hits, params)
-        page_sql = f"{hits} ORDER BY {order} LIMIT ? OFFSET ?"
-        async with self._reader.execute(page_sql, [*params, limit, offset]) as cursor:
-            pks = [row[0] for row in await cursor.fetchall()]
-        return SearchResult(total, await self.summaries(pks), facets, estimated)
-
-    async def _facets(
-        self, hits: str, params: list[Any]
-    ) -> tuple[int, dict[str, dict[str, int]], bool]:
-        """The total, the facet counts (most frequent first), and whether they are estimated."""
         counts: dict[str, dict[str, int]] = defaultdict(dict)
         total = sampled = 0
-        sql = _FACETS.format(hits=hits)
-        async with self._reader.execute(sql, [*params, self.facet_sample]) as cursor:
-            for kind, year, language, fmt, libraries, count in await cursor.fetchall():
+        page: list[tuple[int, int]] = []
+        sql = _SEARCH.format(hits=hits)
+        async with self._reader.execute(sql, [*params, self.facet_sample, limit, offset]) as cursor:
+            for kind, first, language, fmt, libraries_, count in await cursor.fetchall():
                 if kind == "total":
                     total = count
                 elif kind == "sampled":
                     sampled = count
+                elif kind == "page":
+                    page.append((count, first))
                 else:
-                    values = [("year", year), ("language", language), ("format", fmt)]
-                    values += [("library", library) for library in libraries.split("\x1f")]
-                    for name, value in values:
-                        if value is not None and value != "":
-                            counts[name][str(value)] = counts[name].get(str(value), 0) + count
+                    _count_facets(counts, count, first, language, fmt, libraries_)
         estimated = sampled < total
         scale = total / sampled if estimated and sampled else 1
         facets = {
             name: {value: max(1, round(count * scale)) for value, count in _by_count(found)}
             for name, found in counts.items()
         }
-        return total, facets, estimated
+        pks = [pk for _rank, pk in sorted(page)]
+        return SearchResult(total, await self.summaries(pks), facets, estimated)
 
     async def summaries(self, pks: list[int]) -> list[ClusterSummary]:
         """Cluster summaries with their holdings, in the order of ``pks``."""
@@ -173,3 +171,19 @@ class SearchReader:
 
 def _by_count(counts: dict[str, int]) -> list[tuple[str, int]]:
     return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+
+
+def _count_facets(
+    counts: dict[str, dict[str, int]],
+    count: int,
+    year: Any,
+    language: Any,
+    fmt: Any,
+    libraries: str,
+) -> None:
+    """Add one (year, language, format, libraries) combination's hits to the facets."""
+    values = [("year", year), ("language", language), ("format", fmt)]
+    values += [("library", library) for library in libraries.split("\x1f")]
+    for name, value in values:
+        if value is not None and value != "":
+            counts[name][str(value)] = counts[name].get(str(value), 0) + count
