@@ -1,0 +1,68 @@
+"""The MARCXML reader's fast paths give what a plain reading of the XML gives.
+
+The reader recognises subfields by their tag strings, shares indicator objects
+and builds the tag index while it makes the fields (see marcxml.read_element);
+these stories pin down the odd exports that those shortcuts must not change.
+"""
+
+from __future__ import annotations
+
+from lxml import etree
+
+from federation.records import Record, iter_bytes, record_from_marcxml
+from federation.records.fields import Fields
+from federation.records.marcxml import read_element
+
+ODD = b"""<?xml version="1.0" encoding="UTF-8"?>
+<collection xmlns:mx="info:lc/xmlns/marcxchange-v1">
+<mx:record format="MARC21">
+  <mx:leader>00000nam a2200000 a 4500</mx:leader>
+  <!-- exported by a script that comments its output -->
+  <mx:controlfield tag=" 001 ">mx-1</mx:controlfield>
+  <mx:controlfield tag="12">not a control tag</mx:controlfield>
+  <mx:datafield tag="245" ind1="10" ind2="">
+    <mx:subfield code="a">Title /</mx:subfield>
+    <!-- a comment among the subfields -->
+    <?processing instruction?>
+    <mx:note>not a subfield</mx:note>
+    <mx:subfield code="c">by someone.</mx:subfield>
+    <mx:subfield code="x"/>
+  </mx:datafield>
+  <mx:datafield tag="650" ind2="0"><mx:subfield code="a">Cats</mx:subfield></mx:datafield>
+  <mx:datafield tag="650" ind1=" " ind2="0"><mx:subfield code="a">Dogs</mx:subfield></mx:datafield>
+</mx:record>
+<record><leader>00000nam a2200000 a 4500</leader>
+  <controlfield tag="001">plain-1</controlfield>
+  <datafield tag="245" ind1="0" ind2="0"><subfield code="a">Plain title</subfield></datafield>
+</record>
+</collection>"""
+
+
+def test_odd_marcxchange_export_reads_field_by_field():
+    first, second = [r for r in iter_bytes(ODD) if isinstance(r, Record)]
+    fields = first.raw.fields
+    assert [f.tag for f in fields] == ["001", "012", "245", "650", "650"]
+    assert fields[0].control_field and fields[0].data == "mx-1"
+    assert not fields[1].control_field  # pymarc pads "12" and keeps it a data field
+    title = fields[2]
+    assert [(s.code, s.value) for s in title.subfields] == [
+        ("a", "Title /"),
+        ("c", "by someone."),
+        ("x", ""),
+    ]
+    assert tuple(title.indicators) == ("1", " ")
+    assert [tuple(f.indicators) for f in fields[3:]] == [(" ", "0"), (" ", "0")]
+    assert first.title == "Title" and first.subjects == ["Cats", "Dogs"]
+    assert second.id == "plain-1" and second.title == "Plain title"
+
+
+def test_tag_index_built_while_reading_equals_a_fresh_index():
+    root = etree.fromstring(ODD)
+    for element in root.iter("{*}record"):
+        marc, hint, by_tag = read_element(element)
+        assert by_tag == Fields(marc).by_tag
+        assert (
+            record_from_marcxml(element).summary()
+            == record_from_marcxml(etree.tostring(element)).summary()
+        )
+    assert hint is None
