@@ -288,7 +288,8 @@ def record_element(marc: pymarc.Record, unimarc: bool) -> etree._Element:
 def _indicator(value: str) -> str:
     """The slim schema allows digits, lowercase letters and blank only."""
     value = (value or " ")[:1]
-    if value.isdigit() or ("a" <= value <= "z") or value == " ":
+    # str.isdigit() would let Unicode digits such as "²" through; the schema does not.
+    if ("0" <= value <= "9") or ("a" <= value <= "z") or value == " ":
         return value
     if "A" <= value <= "Z":
         return value.lower()

@@ -134,3 +134,15 @@ def test_a_record_iso2709_cannot_hold_is_refused_not_corrupted(fixtures):
     )
     with pytest.raises(RecordError, match="over ISO 2709"):
         to_iso2709(record)
+
+
+def test_a_unicode_digit_indicator_still_makes_valid_marcxml(marc_schema, shared_data):
+    """marc4j's 185258.mrc has '²' as an 082 indicator: a digit to Python, not to the schema."""
+    records = [
+        item
+        for item in iter_file(shared_data / "malformed" / "marc4j" / "185258.mrc")
+        if isinstance(item, Record)
+    ]
+    assert records, "the record is read despite its odd indicator"
+    document = etree.fromstring(to_marcxml_collection(records))
+    assert marc_schema.validate(document), marc_schema.error_log
