@@ -25,7 +25,7 @@ def libfed_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "federation.cli.main", *args]
 
 
-def wait_for_port(address: str, timeout: float = 20.0, process: subprocess.Popen | None = None,
+def wait_for_port(address: str, timeout: float = 60.0, process: subprocess.Popen | None = None,
                   log: Path | None = None) -> None:
     """Block until something accepts TCP connections at ``host:port``."""
     host, _, port = address.rpartition(":")

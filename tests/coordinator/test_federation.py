@@ -46,7 +46,7 @@ def federation(tmp_path_factory):
     try:
         run.start_nodes()
         run.start_coordinator()
-        run.wait_harvested(timeout=60)
+        run.wait_harvested(timeout=120)
         yield run
     finally:
         run.stop()
