@@ -181,7 +181,7 @@ async def _measure(group: ProcessGroup, ports: list[int], total: int) -> list[Ro
         await desks.closed_loop(min(300, total // 4))  # warm up
         elapsed, saturated = await desks.closed_loop(total)
         rate = len(saturated) / elapsed
-        paced_rate = min(500.0, round(rate * 0.6, -1))
+        paced_rate = min(500.0, round(rate * 0.75, -1))
         paced = await desks.paced(paced_rate, seconds=total / 1000)
         await desks.close()
         group.stop_all()
