@@ -59,11 +59,12 @@ class NodeRegistry:
         if self.catalog is None:
             return
         known = {source.name for source in await self.catalog.sources()}
-        if node.symbol not in known:
-            await self.catalog.save_source(
-                SourceState(name=node.symbol, library=node.symbol, base_url=node.oai_url,
-                            metadata_prefix="marc21")
-            )
+        for source in node_sources(node.symbol, node.oai_url):
+            if source.name not in known:
+                await self.catalog.save_source(
+                    SourceState(name=source.name, library=source.library,
+                                base_url=source.url, metadata_prefix=source.prefix)
+                )
 
     async def authenticate(self, token: str | None) -> str:
         """The symbol of the node presenting ``token``; Unauthenticated otherwise."""
@@ -105,3 +106,21 @@ class NodeRegistry:
 
         await asyncio.gather(*(check(node) for node in nodes))
         return await self.store.nodes()
+
+
+def node_sources(symbol: str, oai_url: str) -> list:
+    """The harvest sources of one node: its MARC 21 records and its RUSMARC records.
+
+    A node disseminates MARC 21 records as ``marc21`` and UNIMARC/RUSMARC records
+    only in their own ``rusmarc`` format (never mislabelled as MARC 21), so a
+    harvest of one prefix alone would leave a Russian branch's books out of the
+    union catalog. A node without RUSMARC records answers noRecordsMatch, which
+    is a successful, empty run.
+    """
+    from harvester.sources import Source
+
+    return [
+        Source(name=symbol, url=oai_url, library=symbol, prefix="marc21"),
+        Source(name=f"{symbol}:rusmarc", url=oai_url, library=symbol, prefix="rusmarc"),
+    ]
+

@@ -21,7 +21,7 @@ from libfed.v1 import coordinator_service_pb2_grpc
 from federation.coordinator import duties
 from federation.coordinator.config import CoordinatorConfig
 from federation.coordinator.nodes import NodeGateway
-from federation.coordinator.registry import NodeRegistry
+from federation.coordinator.registry import NodeRegistry, node_sources
 from federation.coordinator.service import LoanService, Timing
 from federation.coordinator.servicer import CoordinatorServicer
 from federation.coordinator.store import CoordinatorStore
@@ -45,17 +45,16 @@ async def harvest_nodes(store: CoordinatorStore, catalog) -> list:
     source's checkpoint in the catalog, so runs are incremental.
     """
     from harvester.harvester import Harvester
-    from harvester.sources import Source
 
     harvester = Harvester(catalog)
     summaries = []
     for node in await store.nodes():
-        source = Source(name=node.symbol, url=node.oai_url, library=node.symbol)
-        try:
-            summaries.append(await harvester.harvest(source))
-        except Exception as error:  # noqa: BLE001 - one bad source must not stop the others
-            log.exception("harvest of %s failed", node.symbol)
-            await catalog.record_error(node.symbol, f"{type(error).__name__}: {error}")
+        for source in node_sources(node.symbol, node.oai_url):
+            try:
+                summaries.append(await harvester.harvest(source))
+            except Exception as error:  # noqa: BLE001 - one bad source must not stop the others
+                log.exception("harvest of %s failed", source.name)
+                await catalog.record_error(source.name, f"{type(error).__name__}: {error}")
     return summaries
 
 
