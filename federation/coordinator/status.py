@@ -75,7 +75,9 @@ async def network_status(store: CoordinatorStore, catalog=None) -> NetworkStatus
     if catalog is not None:
         result.sources = list(await catalog.sources())
         result.catalog_records, result.catalog_clusters = _catalog_counts(await catalog.stats())
-        harvested = {source.library: source.records for source in result.sources}
+        harvested: dict[str, int] = {}
+        for source in result.sources:  # a node is several sources, one per format
+            harvested[source.library] = harvested.get(source.library, 0) + source.records
         for node in result.nodes:
             # Before its first heartbeat a node's size is what its last harvest brought.
             node.record_count = node.record_count or harvested.get(node.symbol, 0)

@@ -14,6 +14,7 @@ import pytest
 from federation.catalog import UnionCatalog
 from federation.coordinator.registry import NodeRegistry
 from federation.coordinator.server import harvest_nodes
+from federation.coordinator.status import network_status
 from federation.coordinator.store import CoordinatorStore
 
 node_config = pytest.importorskip("node.config")
@@ -52,6 +53,10 @@ async def test_a_rusmarc_only_branch_reaches_the_union_catalog(tmp_path: Path):
         found = await catalog.search("История")
         assert found.total >= 1
         assert all(hit.libraries == ["NLR"] for hit in found.results)
+
+        # Before its first heartbeat, the node's size is what both its harvests brought.
+        status = await network_status(store, catalog)
+        assert {node.symbol: node.record_count for node in status.nodes} == {"NLR": 3}
     finally:
         await catalog.close()
         await store.close()
