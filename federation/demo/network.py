@@ -95,6 +95,12 @@ class FederationRun:
         path = directory / "node.toml"
         if files:
             self.cli("node", "import", "--config", path, *files, timeout=300)
+        readers = directory / "readers.csv"
+        readers.write_text("card_number,pin,display_name\n"
+                           + "".join(f"{card},{pin},Reader {card}\n"
+                                     for card, pin in demo_readers(symbol)),
+                           encoding="utf-8")
+        self.cli("node", "patrons", "import", "--config", path, readers)
         return path
 
     def register(self, symbol: str, name: str, path: Path) -> Library:
@@ -158,9 +164,11 @@ class FederationRun:
         deadline = time.monotonic() + timeout
         while True:
             status = self.network_status()
+            # Every source, both formats of every node (marc21 and rusmarc), once.
             harvested = {s.name for s in status.sources if s.HasField("last_harvest")}
+            pending = {s.name for s in status.sources} - harvested
             up = {n.symbol for n in status.nodes if n.up}
-            if set(self.libraries) <= harvested and set(self.libraries) <= up:
+            if set(self.libraries) <= harvested and not pending and set(self.libraries) <= up:
                 return status
             if time.monotonic() > deadline:
                 raise Unavailable(f"harvest not done after {timeout:g}s: harvested {harvested},"
@@ -169,3 +177,8 @@ class FederationRun:
 
     def stop(self) -> None:
         self.group.stop_all()
+
+
+def demo_readers(symbol: str) -> list[tuple[str, str]]:
+    """The library cards a person can sign in with on the demo's reader pages."""
+    return [(f"{symbol}-1001", "1234"), (f"{symbol}-1002", "5678")]

@@ -20,6 +20,9 @@ from federation.demo.script import Story, clusters_held_by_many
 from federation.errors import ConfigError
 
 MARKER = ".libfed-demo"
+#: The demo's staff login for the central library's dashboard (a demo, not a secret).
+STAFF_USER = "staff"
+STAFF_PASSWORD = "libfed-demo-staff"
 
 
 def free_port() -> int:
@@ -53,6 +56,10 @@ def build(run: FederationRun, console: Console) -> None:
         specs.append((spec.symbol, spec.name, files))
     with console.status("creating the nodes, importing their records, registering them…"):
         run.add_libraries(specs)
+    password = run.root / "coordinator" / "staff-password.txt"
+    password.write_text(f"{STAFF_PASSWORD}\n", encoding="utf-8")
+    run.cli("coordinator", "add-user", "--config", run.coordinator_config, STAFF_USER,
+            "--password-file", password)
 
 
 def where(run: FederationRun, console: Console) -> None:
@@ -68,6 +75,12 @@ def where(run: FederationRun, console: Console) -> None:
         table.add_row(f"node {library.symbol}", library.grpc_address, library.oai_url,
                       str(library.config.parent))
     console.print(table)
+    if web:
+        console.print(f"[bold]readers:[/bold] {web}  (library BL, card BL-1001, PIN 1234; "
+                      "every library has cards SYMBOL-1001/1234 and SYMBOL-1002/5678)")
+        console.print(f"[bold]central library:[/bold] {web}staff  "
+                      f"(login {STAFF_USER} / {STAFF_PASSWORD})")
+        console.print(f"[bold]metrics:[/bold] {web}metrics")
 
 
 def run_demo(root: Path, *, once: bool, console: Console | None = None) -> int:
