@@ -79,3 +79,28 @@ class RecordError(LibfedError):
         if self.source:
             return f"{self.source}:#{self.position}: {self.reason}"
         return self.reason
+
+
+#: The errors a peer's gRPC status code stands for, derived from the classes above.
+_BY_STATUS: dict[grpc.StatusCode, type[LibfedError]] = {
+    kind.grpc_code: kind
+    for kind in (
+        InvalidArgument,
+        NotFound,
+        AlreadyExists,
+        FailedPrecondition,
+        Unauthenticated,
+        PermissionDenied,
+        Unavailable,
+    )
+}
+
+
+def error_for_status(code: grpc.StatusCode) -> type[LibfedError] | None:
+    """The libfed error a gRPC status from a peer stands for; None for any other code.
+
+    Clients of our own services (the node's link to the coordinator, the web's
+    calls to nodes) turn a peer's status back into the error it was raised as,
+    so the CLI and the pages can handle it by meaning.
+    """
+    return _BY_STATUS.get(code)

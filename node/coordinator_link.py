@@ -26,15 +26,11 @@ from libfed.v1 import coordinator_service_pb2 as pb
 from libfed.v1 import coordinator_service_pb2_grpc as pb_grpc
 
 from federation.errors import (
-    AlreadyExists,
     ConfigError,
-    FailedPrecondition,
     InvalidArgument,
     LibfedError,
-    NotFound,
-    PermissionDenied,
-    Unauthenticated,
     Unavailable,
+    error_for_status,
 )
 
 log = logging.getLogger(__name__)
@@ -42,20 +38,11 @@ log = logging.getLogger(__name__)
 #: Seconds between two heartbeats.
 HEARTBEAT_INTERVAL = 15.0
 
-_ERRORS = {
-    grpc.StatusCode.INVALID_ARGUMENT: InvalidArgument,
-    grpc.StatusCode.NOT_FOUND: NotFound,
-    grpc.StatusCode.ALREADY_EXISTS: AlreadyExists,
-    grpc.StatusCode.FAILED_PRECONDITION: FailedPrecondition,
-    grpc.StatusCode.UNAUTHENTICATED: Unauthenticated,
-    grpc.StatusCode.PERMISSION_DENIED: PermissionDenied,
-}
-
 
 def _translate(error: grpc.aio.AioRpcError, address: str) -> LibfedError:
     """A coordinator's gRPC status as the matching libfed error (for CLI messages)."""
-    kind = _ERRORS.get(error.code())
-    if kind is None:
+    kind = error_for_status(error.code())
+    if kind is None or kind is Unavailable:
         return Unavailable(f"the coordinator at {address} did not answer "
                            f"({error.code().name}: {error.details()})")
     return kind(f"coordinator: {error.details() or error.code().name}")

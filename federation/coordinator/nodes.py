@@ -80,7 +80,8 @@ class NodeGateway:
                 self._channel(address))
         return stub
 
-    def _metadata(self, node: Node) -> tuple:
+    def metadata_for(self, node: Node) -> tuple:
+        """The coordinator's credential for ``node``: every call to a node carries it."""
         metadata = self._metadata_of.get(node.symbol)
         if metadata is None:
             token = node_token(self._secret, node.symbol)
@@ -99,7 +100,7 @@ class NodeGateway:
         for attempt in range(1, attempts + 1):
             try:
                 return await getattr(stub, method)(
-                    message, timeout=timeout, metadata=self._metadata(node)
+                    message, timeout=timeout, metadata=self.metadata_for(node)
                 )
             except grpc.aio.AioRpcError as error:
                 if error.code() not in TRANSIENT or attempt == attempts:

@@ -23,23 +23,15 @@ from federation.coordinator.model import Action, RotaEntry
 from federation.coordinator.reports import report_requester
 from federation.coordinator.service import Submission
 from federation.errors import (
-    InvalidArgument,
     LibfedError,
     NotFound,
-    PermissionDenied,
     Unauthenticated,
     Unavailable,
+    error_for_status,
 )
 from federation.web.backend import Availability, CatalogOverview, Library, PatronIdentity
 
 log = logging.getLogger(__name__)
-
-_GRPC_ERRORS = {
-    grpc.StatusCode.UNAUTHENTICATED: Unauthenticated,
-    grpc.StatusCode.PERMISSION_DENIED: PermissionDenied,
-    grpc.StatusCode.INVALID_ARGUMENT: InvalidArgument,
-    grpc.StatusCode.NOT_FOUND: NotFound,
-}
 
 
 @dataclass(slots=True)
@@ -164,7 +156,7 @@ class CoordinatorBackend:
         stub = patron_service_pb2_grpc.PatronsStub(channel)
         # The gateway's own credential for this node: the Patrons service trusts
         # exactly the caller the node's loan calls trust.
-        metadata = self.gateway._metadata(node)
+        metadata = self.gateway.metadata_for(node)
         try:
             with self._timed("VerifyPatron"):
                 reply = await stub.VerifyPatron(
@@ -172,7 +164,7 @@ class CoordinatorBackend:
                     timeout=self._verify_timeout, metadata=metadata,
                 )
         except grpc.aio.AioRpcError as error:
-            kind = _GRPC_ERRORS.get(error.code(), Unavailable)
+            kind = error_for_status(error.code()) or Unavailable
             raise kind(error.details() or str(error.code())) from None
         return PatronIdentity(node.symbol, reply.patron_ref, reply.display_name)
 
