@@ -24,6 +24,7 @@ from federation.catalog.model import (
     HarvestedRecord,
     Holding,
     QuarantinedRecord,
+    QuarantineEntry,
     SearchResult,
     SourceState,
 )
@@ -70,6 +71,16 @@ class UnionCatalog:
 
     async def sources(self) -> list[SourceState]:
         return await self._storage.sources()
+
+    async def quarantined(
+        self, *, source: str | None = None, limit: int = 50
+    ) -> list[QuarantineEntry]:
+        """The records a harvest could not read, newest first, with the reason.
+
+        Staff look here to tell a partner library which of its records are broken;
+        the raw XML stays in the catalog for them to inspect.
+        """
+        return await self._storage.quarantined(source, max(1, limit))
 
     async def record_error(self, source_name: str, message: str) -> None:
         """Note on the source why its last run failed (the catalog itself is untouched)."""

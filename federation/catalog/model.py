@@ -137,6 +137,16 @@ class SourceStats:
 
 
 @dataclass(slots=True)
+class QuarantineEntry:
+    """A quarantined record as staff see it: where it came from and why it was refused."""
+
+    source: str
+    oai_identifier: str
+    reason: str
+    quarantined_at: str
+
+
+@dataclass(slots=True)
 class CatalogStats:
     """How big the catalog is, and how each source stands."""
 

@@ -19,6 +19,7 @@ from federation.catalog.model import (
     ClusterDetail,
     Holding,
     QuarantinedRecord,
+    QuarantineEntry,
     SearchResult,
     SourceState,
 )
@@ -122,6 +123,7 @@ class CatalogStorage(Protocol):
     async def save_source(self, state: SourceState) -> None: ...
     async def record_error(self, source_name: str, message: str) -> bool: ...
     async def sources(self) -> list[SourceState]: ...
+    async def quarantined(self, source: str | None, limit: int) -> list[QuarantineEntry]: ...
 
     # -- reading ---------------------------------------------------------------
     async def search(

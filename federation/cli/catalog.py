@@ -67,6 +67,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     stats.add_argument("--json", action="store_true", help="the statistics as one JSON object")
     stats.set_defaults(func=stats_command)
 
+    quarantine = commands.add_parser(
+        "quarantine", help="records a harvest could not read, newest first, with the reason"
+    )
+    _catalog_argument(quarantine)
+    quarantine.add_argument("--source", help="only this harvest source")
+    quarantine.add_argument("--limit", type=int, default=50, help="at most N records (50)")
+    quarantine.add_argument("--json", action="store_true", help="one JSON object per record")
+    quarantine.set_defaults(func=quarantine_command)
+
 
 def _catalog_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--catalog", required=True, metavar="DB", help="union catalog file")
@@ -210,6 +219,24 @@ def stats_command(args: argparse.Namespace) -> int:
             print_json(asdict(stats))
         else:
             _print_stats(stats)
+        return EXIT_OK
+
+    return _run(args, work)
+
+
+def quarantine_command(args: argparse.Namespace) -> int:
+    async def work(catalog: UnionCatalog) -> int:
+        entries = await catalog.quarantined(source=args.source, limit=args.limit)
+        if args.json:
+            for entry in entries:
+                print_json(asdict(entry))
+            return EXIT_OK
+        table = Table(title=f"quarantined records ({len(entries)} shown)")
+        for column in ("source", "OAI identifier", "reason", "since"):
+            table.add_column(column, overflow="fold")
+        for entry in entries:
+            table.add_row(entry.source, entry.oai_identifier, entry.reason, entry.quarantined_at)
+        Console().print(table)
         return EXIT_OK
 
     return _run(args, work)

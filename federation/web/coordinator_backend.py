@@ -202,9 +202,7 @@ class CoordinatorBackend:
         overview = CatalogOverview(
             records=stats.records, clusters=stats.clusters, sources=list(await self.catalog.sources())
         )
-        quarantined = getattr(self.catalog, "quarantined", None)
-        if callable(quarantined):
-            overview.quarantined = list(await quarantined(limit=50))
+        overview.quarantined = await self.catalog.quarantined(limit=50)
         overview.libraries, overview.shares = await self._overlap_matrix()
         return overview
 

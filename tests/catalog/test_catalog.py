@@ -162,6 +162,11 @@ async def test_checkpoint_and_quarantine_move_with_the_page(catalog):
     assert (saved.records, saved.quarantined) == (20, 1)
     stats = await catalog.stats()
     assert (stats.records, stats.sources[0].quarantined) == (20, 1)
+    # Staff can see which record was refused and why, to tell the partner library.
+    [entry] = await catalog.quarantined()
+    assert (entry.source, entry.oai_identifier, entry.reason) == (
+        "dnb", "oai:dnb:broken", "not well-formed: line 3")
+    assert await catalog.quarantined(source="elsewhere") == []
     await catalog.record_error("dnb", "HTTP 503 after 5 attempts")
     assert (await catalog.get_source("dnb")).last_error == "HTTP 503 after 5 attempts"
     with pytest.raises(NotFound):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from federation.catalog import UnionCatalog
+from federation.catalog import QuarantinedRecord, UnionCatalog
 from federation.cli.main import main
 
 from .conftest import RSL, harvested, one, source
@@ -25,6 +25,9 @@ async def _build(path: Path) -> None:
             (rgb_r, ["01002988236_rusmarc.iso", "01003120729.iso"]),
         ):
             await catalog.commit_page(src, [harvested(one(RSL / n), src) for n in names], [], [])
+        await catalog.commit_page(
+            rgb, [], [], [QuarantinedRecord("oai:rgb:bad", "no 245 and no 200", b"<record/>")]
+        )
         await catalog.record_error("rgb-r", "HTTP 503")
     finally:
         await catalog.close()
@@ -119,3 +122,14 @@ def test_the_installed_command(db):
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["total"] == 1
+
+
+def test_quarantine_lists_refused_records_with_their_reason(db, capsys):
+    code, out, _ = run(capsys, "catalog", "quarantine", "--catalog", str(db), "--json")
+    assert code == 0
+    assert [json.loads(line) for line in out.splitlines()] == [
+        {"source": "rgb", "oai_identifier": "oai:rgb:bad", "reason": "no 245 and no 200",
+         "quarantined_at": json.loads(out.splitlines()[0])["quarantined_at"]}
+    ]
+    code, out, _ = run(capsys, "catalog", "quarantine", "--catalog", str(db), "--source", "rgb-r")
+    assert code == 0 and "oai:rgb:bad" not in out

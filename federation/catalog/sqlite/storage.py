@@ -19,7 +19,13 @@ from typing import Any
 import aiosqlite
 
 from federation.catalog.merge import Member
-from federation.catalog.model import CatalogStats, Holding, SourceState, SourceStats
+from federation.catalog.model import (
+    CatalogStats,
+    Holding,
+    QuarantineEntry,
+    SourceState,
+    SourceStats,
+)
 from federation.catalog.sqlite.reading import SearchReader
 from federation.catalog.sqlite.schema import MIGRATIONS
 from federation.catalog.storage import Neighbour, PageWrite, StoredRecord
@@ -272,6 +278,15 @@ class SqliteStorage(SearchReader):
                 "UPDATE sources SET last_error = ? WHERE name = ?", (message, source_name)
             )
             return cursor.rowcount > 0
+
+    async def quarantined(self, source: str | None, limit: int) -> list[QuarantineEntry]:
+        where, params = ("WHERE source = ?", (source,)) if source else ("", ())
+        async with self._reader.execute(
+            "SELECT source, oai_identifier, reason, quarantined_at FROM quarantine "
+            f"{where} ORDER BY quarantined_at DESC, source, oai_identifier LIMIT ?",
+            (*params, limit),
+        ) as cursor:
+            return [QuarantineEntry(*row) for row in await cursor.fetchall()]
 
     # -- reading ---------------------------------------------------------------
     async def dump(self) -> AsyncIterator[tuple[int, list[Holding]]]:
