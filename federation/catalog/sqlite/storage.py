@@ -52,15 +52,16 @@ def marks(values: Sequence[Any]) -> str:
     return ",".join("?" * len(values))
 
 
-async def _connect(path: Path) -> aiosqlite.Connection:
+async def _connect(path: Path, *, mapped: bool) -> aiosqlite.Connection:
     conn = await aiosqlite.connect(path, isolation_level=None)
     await conn.execute("PRAGMA journal_mode=WAL")
     await conn.execute("PRAGMA synchronous=NORMAL")
     await conn.execute("PRAGMA busy_timeout=10000")
     await conn.execute("PRAGMA cache_size=-65536")
-    # Searches jump around the FTS index and the facet table: mapped pages are
-    # read without a system call each.
-    await conn.execute("PRAGMA mmap_size=2147483648")
+    if mapped:
+        # Searches jump around the FTS index and the facet table: mapped pages are
+        # read without a system call each.
+        await conn.execute("PRAGMA mmap_size=2147483648")
     await conn.execute("PRAGMA temp_store=MEMORY")
     return conn
 
@@ -78,10 +79,12 @@ class SqliteStorage(SearchReader):
     async def open(cls, path: str | Path) -> SqliteStorage:
         """Open (creating and migrating as needed) the catalog at ``path``."""
         path = Path(path)
-        writer = await _connect(path)
+        # Only the reader maps the file: a harvest writing a million records
+        # would otherwise keep the whole mapped database resident (RSS goal).
+        writer = await _connect(path, mapped=False)
         try:
             await _migrate(writer, path)
-            reader = await _connect(path)
+            reader = await _connect(path, mapped=True)
         except BaseException:
             await writer.close()
             raise
