@@ -30,13 +30,11 @@ import grpc
 from libfed.v1 import patron_service_pb2, patron_service_pb2_grpc
 
 from federation.errors import InvalidArgument, PermissionDenied, Unauthenticated
+from federation.passwords import SCRYPT_N, check_secret, hash_secret
 
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
-#: scrypt cost: ~16 MiB and some tens of milliseconds per check, stored with
-#: each hash so that a later, dearer setting does not break old hashes.
-SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 #: After this many wrong PINs in a row a card is refused for LOCK_SECONDS,
 #: so a PIN cannot be guessed by trying all 10 000 of them.
 MAX_FAILURES = 5
@@ -80,29 +78,8 @@ class ImportReport:
     errors: list[str] | None = None
 
 
-def hash_pin(pin: str, *, salt: bytes | None = None, n: int = SCRYPT_N) -> str:
-    """A salted scrypt hash of a PIN, self-describing (``scrypt$n$r$p$salt$hash``)."""
-    salt = salt or secrets.token_bytes(16)
-    digest = hashlib.scrypt(pin.encode(), salt=salt, n=n, r=SCRYPT_R, p=SCRYPT_P, dklen=32)
-    return f"scrypt${n}${SCRYPT_R}${SCRYPT_P}${salt.hex()}${digest.hex()}"
-
-
-def check_pin(pin: str, stored: str) -> bool:
-    """Whether a PIN matches a stored hash, compared in constant time."""
-    try:
-        scheme, n, r, p, salt, digest = stored.split("$")
-    except ValueError:
-        return False
-    if scheme != "scrypt":
-        return False
-    candidate = hashlib.scrypt(
-        pin.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p), dklen=32
-    )
-    return hmac.compare_digest(candidate.hex(), digest)
-
-
 #: Checked against when the card is unknown, so both failures cost the same time.
-_DUMMY_HASH = hash_pin("0000", salt=b"libfed-dummy-salt")
+_DUMMY_HASH = hash_secret("0000", salt=b"libfed-dummy-salt")
 
 
 def normalize_card(card_number: str) -> str:
@@ -153,7 +130,7 @@ class PatronRegister:
                 report.errors.append(f"{source}:{line}: card_number and pin are required")
                 continue
             blocked = (row.get("blocked") or "").strip().lower() in {"1", "yes", "true", "да"}
-            pin_hash = await asyncio.to_thread(hash_pin, pin, n=self._scrypt_n)
+            pin_hash = await asyncio.to_thread(hash_secret, pin, n=self._scrypt_n)
             prepared.append((card, pin_hash, (row.get("display_name") or "").strip(), blocked))
         now = time.time()
         async with self._lock:
@@ -207,10 +184,10 @@ class PatronRegister:
             (card,),
         )
         if not rows:
-            await asyncio.to_thread(check_pin, pin, _DUMMY_HASH)
+            await asyncio.to_thread(check_secret, pin, _DUMMY_HASH)
             raise Unauthenticated(BAD_CREDENTIALS)
         pin_hash, name, blocked, failures, locked_until = rows[0]
-        ok = await asyncio.to_thread(check_pin, pin, pin_hash)
+        ok = await asyncio.to_thread(check_secret, pin, pin_hash)
         now = time.time()
         if locked_until > now or not ok:
             if not ok:

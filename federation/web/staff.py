@@ -9,22 +9,19 @@ leaked page cannot add one.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import logging
 import re
-import secrets
 import time
 from pathlib import Path
 
 import aiosqlite
 
 from federation.errors import InvalidArgument, Unauthenticated
+from federation.passwords import SCRYPT_N, check_secret, hash_secret
 
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
-SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 MIN_PASSWORD = 10
 #: Wrong passwords in a row before an account waits LOCK_SECONDS (guessing is slow).
 MAX_FAILURES = 5
@@ -42,24 +39,7 @@ _MIGRATIONS = {
 }
 
 
-def hash_password(password: str, *, n: int = SCRYPT_N) -> str:
-    salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, n=n, r=SCRYPT_R, p=SCRYPT_P, dklen=32)
-    return f"scrypt${n}${SCRYPT_R}${SCRYPT_P}${salt.hex()}${digest.hex()}"
-
-
-def check_password(password: str, stored: str) -> bool:
-    try:
-        scheme, n, r, p, salt, digest = stored.split("$")
-        candidate = hashlib.scrypt(
-            password.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p), dklen=32
-        )
-    except ValueError:
-        return False
-    return scheme == "scrypt" and hmac.compare_digest(candidate.hex(), digest)
-
-
-_DUMMY = hash_password("not-a-password", n=SCRYPT_N)
+_DUMMY = hash_secret("not-a-password", n=SCRYPT_N)
 
 
 class StaffStore:
@@ -96,7 +76,7 @@ class StaffStore:
             )
         if len(password) < MIN_PASSWORD:
             raise InvalidArgument(f"the password must be at least {MIN_PASSWORD} characters")
-        hashed = await asyncio.to_thread(hash_password, password, n=self._scrypt_n)
+        hashed = await asyncio.to_thread(hash_secret, password, n=self._scrypt_n)
         existed = await self._db.execute_fetchall(
             "SELECT 1 FROM users WHERE username=?", (username,)
         )
@@ -115,7 +95,7 @@ class StaffStore:
             "SELECT password_hash FROM users WHERE username=?", (username,)
         )
         stored = rows[0][0] if rows else _DUMMY
-        ok = await asyncio.to_thread(check_password, password, stored)
+        ok = await asyncio.to_thread(check_secret, password, stored)
         failures, locked_until = self._failures.get(username, (0, 0.0))
         if locked_until > time.monotonic():
             ok = False
