@@ -130,8 +130,12 @@ class CoordinatorServer:
         ready = self.loans.outbox_ready
         while True:
             try:
+                # asyncio.timeout, not asyncio.wait_for: on Python 3.11 wait_for swallows
+                # a cancel that arrives as the event fires, so stop() waited forever on
+                # this loop (seen as a hung test teardown in CI).
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(ready.wait(), self.config.tick_interval)
+                    async with asyncio.timeout(self.config.tick_interval):
+                        await ready.wait()
                 ready.clear()
                 await duties.send_outbox(self.loans)
             except asyncio.CancelledError:

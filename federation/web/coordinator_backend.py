@@ -126,9 +126,8 @@ class CoordinatorBackend:
             entry = RotaEntry(position=0, lender=library, record_id=record_id)
             try:
                 with self._timed("GetAvailability"):
-                    answer = await asyncio.wait_for(
-                        self.gateway.availability(node, entry, timeout), timeout
-                    )
+                    async with asyncio.timeout(timeout):
+                        answer = await self.gateway.availability(node, entry, timeout)
             except (LibfedError, grpc.aio.AioRpcError, TimeoutError, OSError) as error:
                 log.info("availability of %s at %s unknown: %s", record_id, library, error)
                 return None
