@@ -19,10 +19,7 @@ from federation.records.model import Record
 def completeness(record: Record) -> int:
     """RecordManager's "best record" score: more fields and a longer title win,
     an all-capitals title (a sloppy copy) loses, Dublin Core ranks last."""
-    if record.raw is not None:
-        fields = len(record.raw.get_fields())
-    else:
-        fields = sum(1 for value in record.summary().values() if value)
+    fields = record.field_count or sum(1 for value in record.summary().values() if value)
     score = fields * 1000 + min(len(record.title), 999)
     if record.title.isupper():
         score -= 500

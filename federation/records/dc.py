@@ -127,7 +127,6 @@ def record_from_dc(element: etree._Element, record_id: str) -> Record:
         publisher=text.clean((values.get("publisher") or [""])[0]) or None,
         subjects=text.unique(text.clean(v) for v in values.get("subject", [])),
         format=_format_from_types(values.get("type", [])),
-        raw=None,
     )
 
 

@@ -8,6 +8,7 @@ raw ``pymarc.Record`` travels along so that nothing the cataloguer wrote is lost
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -64,13 +65,41 @@ class Record:
     extent: str | None = None
     subjects: list[str] = field(default_factory=list)
     format: str = "book"
-    #: The record as read, with its fields decoded to Unicode.
-    raw: pymarc.Record | None = field(default=None, repr=False, compare=False)
+    #: How many fields the source record has: the union catalog's measure of
+    #: completeness when it picks a cluster's best record (0 for Dublin Core).
+    field_count: int = 0
+    #: The source record (see :attr:`raw`), or a function that builds it.
+    _raw: pymarc.Record | Callable[[], pymarc.Record] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+
+    @property
+    def raw(self) -> pymarc.Record | None:
+        """The record as read, with its fields decoded to Unicode (None for Dublin Core).
+
+        Built on first use when the reader deferred it (:meth:`defer_raw`):
+        normalizing MARCXML reads only the fields it needs, and most records
+        read in bulk (a harvest, a benchmark) never need the rest.
+        """
+        raw = self._raw
+        if raw is not None and not isinstance(raw, pymarc.Record):
+            raw = self._raw = raw()
+        return raw
+
+    @raw.setter
+    def raw(self, value: pymarc.Record | None) -> None:
+        self._raw = value
+
+    def defer_raw(self, build: Callable[[], pymarc.Record]) -> None:
+        """Let :attr:`raw` be built by ``build`` when somebody first asks for it."""
+        self._raw = build
 
     def summary(self) -> dict[str, Any]:
         """The record as plain JSON-ready data (without the raw MARC)."""
         return {
-            name: _plain(getattr(self, name)) for name in self.__dataclass_fields__ if name != "raw"
+            name: _plain(getattr(self, name))
+            for name in self.__dataclass_fields__
+            if name != "_raw"
         }
 
 

@@ -50,8 +50,29 @@ def record_from_marcxml(xml: bytes | etree._Element) -> Record:
 
     Raises RecordError when the XML is not well-formed or the record is unusable.
     """
-    marc, hint, by_tag = marcxml.read_element(marcxml.parse_element(xml))
-    return _normalize(marc, Fields.indexed(by_tag), None, hint)
+    return _from_marcxml(marcxml.parse_element(xml))
+
+
+#: Every tag normalizing reads, whatever the schema turns out to be.
+NORMALIZED_TAGS = marc21.TAGS | unimarc.TAGS | schemas.TAGS
+
+
+def _from_marcxml(element: etree._Element) -> Record:
+    """A ``<record>`` element as a Record whose raw pymarc record is built on first use.
+
+    Only the fields normalizing reads are built now; most records read in bulk
+    (a harvest, ``records read``) never need the others. The Record holds the
+    element until then.
+    """
+    leader, hint, by_tag, count = marcxml.read_selected(element, NORMALIZED_TAGS)
+    fields = Fields.indexed(by_tag)  # type: ignore[arg-type]  # read-only sequences
+    if schemas.detect_fields(leader, by_tag, hint) == schemas.UNIMARC:
+        record = unimarc.from_fields(leader, fields)
+    else:
+        record = marc21.from_fields(leader, fields)
+    record.field_count = count
+    record.defer_raw(lambda: marcxml.read_element(element)[0])
+    return record
 
 
 def iter_file(path: str | Path) -> Iterator[Record | RecordError]:
@@ -113,8 +134,7 @@ def _iter_xml(data: bytes, source: str) -> Iterator[Record | RecordError]:
 
 def _from_element(element: etree._Element, source: str, position: int) -> Record | RecordError:
     try:
-        marc, hint, by_tag = marcxml.read_element(element)
-        return _normalize(marc, Fields.indexed(by_tag), None, hint)
+        return _from_marcxml(element)
     except RecordError as error:
         return RecordError(error.reason, source=source, position=position)
     except Exception as error:  # a record must never stop the file

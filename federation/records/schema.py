@@ -9,12 +9,14 @@ UNIMARC) and an explicit ``format`` attribute only tip the balance.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import pymarc
 
 MARC21 = "marc21"
 UNIMARC = "unimarc"
+#: The tags whose contents :func:`detect_fields` reads (the others only count as present).
+TAGS = frozenset({"100"})
 
 
 def detect(
@@ -27,16 +29,27 @@ def detect(
     ``by_tag`` (the record's fields by tag, when the caller has them indexed)
     saves passes over the fields.
     """
+    if by_tag is None:
+        by_tag = {}
+        for field in marc.fields:
+            by_tag.setdefault(field.tag, []).append(field)
+    return detect_fields(str(marc.leader), by_tag, hint)
+
+
+def detect_fields(
+    leader: str, by_tag: Mapping[str, Sequence[pymarc.Field]], hint: str | None = None
+) -> str:
+    """:func:`detect` from the leader and the fields by tag.
+
+    Only the presence of a tag counts, except for 100, whose $a is read: a
+    reader may give an empty list for any other tag it did not build.
+    """
     if hint:
         lowered = hint.lower()
         if "unimarc" in lowered or "rusmarc" in lowered:
             return UNIMARC
         if "marc21" in lowered or "usmarc" in lowered or "marc 21" in lowered:
             return MARC21
-    if by_tag is None:
-        by_tag = {}
-        for field in marc.fields:
-            by_tag.setdefault(field.tag, []).append(field)
     tags = by_tag
     unimarc = 0.0
     marc21 = 0.0
@@ -55,7 +68,7 @@ def detect(
             unimarc += 1.5
         elif value:
             marc21 += 1
-    tail = str(marc.leader)[20:24]
+    tail = leader[20:24]
     if tail == "4500":
         marc21 += 0.5
     elif tail in ("450 ", "    "):

@@ -31,9 +31,24 @@ _TYPES = {
 }
 
 
+#: Every tag :func:`from_fields` reads: a reader may skip building the others.
+TAGS = frozenset({
+    "001", "010", "011", "035", "100", "101", "200", "205", "210", "214", "215", "461",
+    "462", "500", "517", "540", "600", "601", "602", "604", "605", "606", "607", "608",
+    "610", "700", "701", "702", "710", "711", "712",
+})
+
+
 def normalize(marc: pymarc.Record, fields: Fields | None = None) -> Record:
     """The normalized record; never raises on odd data, leaves unknowns empty."""
-    fields = fields or Fields(marc)
+    record = from_fields(str(marc.leader), fields or Fields(marc))
+    record.field_count = len(marc.fields)
+    record.raw = marc
+    return record
+
+
+def from_fields(leader: str, fields: Fields) -> Record:
+    """The normalized record from the leader and the fields of :data:`TAGS`."""
     coded = sub(fields.first("100"), "a")
     isbns, invalid_isbns = text.isbns(fields.values(("010",), "a"))
     invalid_isbns += [text.clean(v) for v in fields.values(("010",), "z")]
@@ -44,7 +59,7 @@ def normalize(marc: pymarc.Record, fields: Fields | None = None) -> Record:
     return Record(
         id=fields.control("001").strip() or text.clean(next(fields.values(("035",), "a"), "")),
         schema="unimarc",
-        title=_title(fields, str(marc.leader)[8:9] == "2"),
+        title=_title(fields, leader[8:9] == "2"),
         authors=_authors(fields),
         isbns=isbns,
         invalid_isbns=text.unique(invalid_isbns),
@@ -58,8 +73,7 @@ def normalize(marc: pymarc.Record, fields: Fields | None = None) -> Record:
         pages=text.pages(extent),
         extent=extent or None,
         subjects=_subjects(fields),
-        format=_format(str(marc.leader)),
-        raw=marc,
+        format=_format(leader),
     )
 
 

@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from lxml import etree
 
-from federation.records import Record, iter_bytes, record_from_marcxml
+from federation.errors import RecordError
+from federation.records import (
+    Record,
+    iter_bytes,
+    iter_file,
+    normalize,
+    record_from_marcxml,
+    to_marcxml_collection,
+)
 from federation.records.fields import Fields
 from federation.records.marcxml import read_element
 
@@ -66,3 +74,51 @@ def test_tag_index_built_while_reading_equals_a_fresh_index():
             == record_from_marcxml(etree.tostring(element)).summary()
         )
     assert hint is None
+
+
+def _records_as_marcxml(folder) -> list[bytes]:
+    """Every readable record under ``folder``, each written as one MARCXML collection."""
+    documents = []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        records = [r for r in iter_file(path) if isinstance(r, Record)]
+        if records:
+            documents.append(to_marcxml_collection(records))
+    return documents
+
+
+def _same_as_a_full_reading(documents: list[bytes]) -> int:
+    """Reading only the normalized tags gives what building every field gives."""
+    checked = 0
+    for document in documents:
+        root = etree.fromstring(document)
+        fast = [r for r in iter_bytes(document) if isinstance(r, Record)]
+        elements = list(root.iter("{*}record"))
+        assert len(fast) == len(elements)
+        for record, element in zip(fast, elements, strict=True):
+            marc, _, _ = read_element(element)
+            full = normalize(marc)
+            assert record.summary() == full.summary(), full.id
+            assert record.raw.as_marc() == marc.as_marc()  # built on first use
+            checked += 1
+    return checked
+
+
+def test_reading_only_the_normalized_fields_changes_nothing(fixtures):
+    assert _same_as_a_full_reading(_records_as_marcxml(fixtures / "records")) > 100
+
+
+def test_reading_only_the_normalized_fields_changes_nothing_on_the_corpus(shared_data):
+    documents = _records_as_marcxml(shared_data / "marc21") + _records_as_marcxml(
+        shared_data / "unimarc"
+    )
+    assert _same_as_a_full_reading(documents) > 5_000
+
+
+def test_a_skipped_field_is_still_checked():
+    broken = ODD.replace(b'<subfield code="a">Plain title</subfield></datafield>',
+                         b'<subfield code="a">Plain title</subfield></datafield>'
+                         b'<datafield tag="500" ind1=" " ind2=" "><subfield>no code</subfield>'
+                         b"</datafield>")
+    results = list(iter_bytes(broken))
+    assert isinstance(results[1], RecordError)
+    assert "subfield without a code in field 500" in results[1].reason
