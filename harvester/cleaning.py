@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import re
 
-#: Raw bytes XML 1.0 forbids: C0 controls except TAB, LF, CR; U+FFFE, U+FFFF.
-_BAD_BYTES = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]|\xef\xbf[\xbe\xbf]")
+#: Raw bytes XML 1.0 forbids: C0 controls except TAB, LF, CR. They never occur
+#: inside a multi-byte UTF-8 sequence, so deleting them byte by byte is safe.
+_C0_CONTROLS = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20)])
+#: U+FFFE and U+FFFF in UTF-8, also forbidden.
+_NONCHARACTERS = (b"\xef\xbf\xbe", b"\xef\xbf\xbf")
 
 #: The same characters written as character references (&#1; &#x1F; &#xFFFF;).
 _BAD_REFERENCES = re.compile(
@@ -32,7 +35,12 @@ def clean_xml(data: bytes) -> bytes:
     declared = _DECLARED_ENCODING.match(data[:200])
     if declared is None or declared.group(1).lower().replace(b"_", b"-") in (b"utf-8", b"utf8"):
         data = _repair_utf8(data)
-    data = _BAD_BYTES.sub(b"", data)
+    # bytes.translate and `in` run at memory speed; a regex over a 2 MB page
+    # took 13 ms, a quarter of the harvester's work per record.
+    data = data.translate(None, _C0_CONTROLS)
+    for sequence in _NONCHARACTERS:
+        if sequence in data:
+            data = data.replace(sequence, b"")
     if b"&#" in data:
         data = _BAD_REFERENCES.sub(b"", data)
     return data
