@@ -17,10 +17,10 @@ its own gets its old cluster id back when nobody else kept it.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections import defaultdict
 from dataclasses import dataclass
 
+from federation.catalog import jsontext
 from federation.catalog.dedup import MatchData, Neighbourhood
 from federation.catalog.merge import Member, completeness, summarize
 from federation.catalog.model import HarvestedRecord, QuarantinedRecord, SourceState
@@ -59,7 +59,7 @@ def prepare(harvested: HarvestedRecord, source: str) -> Prepared:
         match_json=match_json,
         digest=hashlib.blake2b(match_json.encode(), digest_size=12).hexdigest(),
         normalized=normalized,
-        normalized_json=json.dumps(normalized, ensure_ascii=False, separators=(",", ":")),
+        normalized_json=jsontext.dumps(normalized),
         score=completeness(harvested.record),
         keys=keys,
         hashes=[key_hash(key) for key in keys],

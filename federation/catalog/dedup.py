@@ -25,7 +25,6 @@ The module knows no SQL: the storage hands it the neighbourhood of a page
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -34,6 +33,7 @@ from typing import Literal
 
 from rapidfuzz.distance import Levenshtein
 
+from federation.catalog import jsontext
 from federation.catalog.folding import latin
 from federation.records.model import Record
 
@@ -104,11 +104,11 @@ class MatchData:
     def to_json(self) -> str:
         # By hand: dataclasses.asdict deep-copies every value, and this runs per record.
         data = {name: getattr(self, name) for name in _MATCH_FIELDS}
-        return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        return jsontext.dumps(data)
 
     @classmethod
     def from_json(cls, text: str) -> MatchData:
-        return cls(**json.loads(text))
+        return cls(**jsontext.loads(text))
 
     def digest(self) -> str:
         """Changes exactly when a re-harvested record must be re-deduplicated."""

@@ -5,12 +5,12 @@ Runs on the reader connection only, so a search never sees half a page.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from typing import Any
 
 import aiosqlite
 
+from federation.catalog import jsontext
 from federation.catalog.model import (
     ClusterDetail,
     ClusterMember,
@@ -113,11 +113,11 @@ class SearchReader:
                 found[pk] = ClusterSummary(
                     cluster_id(pk),
                     title,
-                    json.loads(authors),
+                    jsontext.loads(authors),
                     year,
                     fmt,
                     language,
-                    json.loads(isbns),
+                    jsontext.loads(isbns),
                 )
         sql = (
             "SELECT cluster_pk, library, record_id, oai_identifier FROM records "
@@ -147,7 +147,7 @@ class SearchReader:
         async with self._reader.execute(sql, (pk,)) as cursor:
             for row in await cursor.fetchall():
                 member_pk, *fields, normalized = row
-                members.append(ClusterMember(*fields, json.loads(normalized), member_pk == best_pk))
+                members.append(ClusterMember(*fields, jsontext.loads(normalized), member_pk == best_pk))
         best = next((m.normalized for m in members if m.best), members[0].normalized)
         subjects = list(dict.fromkeys(s for m in members for s in m.normalized.get("subjects", [])))
         summary = summaries[0]

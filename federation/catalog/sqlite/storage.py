@@ -9,7 +9,6 @@ its transaction commits.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
@@ -18,6 +17,7 @@ from typing import Any
 
 import aiosqlite
 
+from federation.catalog import jsontext
 from federation.catalog.merge import Member
 from federation.catalog.model import (
     CatalogStats,
@@ -172,7 +172,7 @@ class SqliteStorage(SearchReader):
             )
             async with self._writer.execute(sql, part) as cursor:
                 for cluster, pk, library, normalized, score in await cursor.fetchall():
-                    found.append((cluster, Member(pk, library, json.loads(normalized), score)))
+                    found.append((cluster, Member(pk, library, jsontext.loads(normalized), score)))
         return found
 
     async def write_page(self, page: PageWrite) -> None:
@@ -225,8 +225,8 @@ class SqliteStorage(SearchReader):
             "INSERT OR REPLACE INTO clusters (pk, best_record_pk, title, authors, year, format, "
             "language, isbns, size) VALUES (?,?,?,?,?,?,?,?,?)",
             [
-                (c.pk, c.best_pk, c.title, json.dumps(c.authors, ensure_ascii=False), c.year,
-                 c.format, c.language, json.dumps(c.isbns), c.size)
+                (c.pk, c.best_pk, c.title, jsontext.dumps(c.authors), c.year,
+                 c.format, c.language, jsontext.dumps(c.isbns), c.size)
                 for c in page.clusters
             ],
         )  # fmt: skip
