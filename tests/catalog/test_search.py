@@ -138,3 +138,22 @@ async def test_facets_of_very_many_hits_are_estimated(filled):
         assert set(estimated.facets[facet]) <= set(exact.facets[facet])
     dlc = exact.facets["library"]["DLC"]
     assert abs(estimated.facets["library"].get("DLC", 0) - dlc) < dlc  # same order of size
+
+
+async def test_a_huge_answer_ranks_title_and_author_matches_first_without_losing_any(catalog):
+    """Past RANK_ALL_LIMIT hits the page comes in two tiers (sqlite/reading.py):
+    readers see the title matches first, and paging still shows every hit once."""
+    loc, nlm = source("loc", "DLC"), source("nlm", "NLM")
+    await catalog.commit_page(loc, [harvested(r, loc) for r in read(DEMO / "loc_general.xml")], [], [])
+    await catalog.commit_page(nlm, [harvested(r, nlm) for r in read(DEMO / "nlm.xml")], [], [])
+    exact = await catalog.search("history", limit=100)
+    in_titles = {hit.cluster_id for hit in (await catalog.search("title:history")).results}
+    assert exact.total == 35 and len(in_titles) == 5
+    catalog._storage.rank_all_limit = 10  # as if "history" were in a hundred thousand records
+    pages = [await catalog.search("history", limit=7, offset=offset) for offset in range(0, 35, 7)]
+    shown = [hit.cluster_id for page in pages for hit in page.results]
+    assert {page.total for page in pages} == {35}
+    assert set(shown[:5]) == in_titles
+    assert len(shown) == len(set(shown)) == 35
+    assert set(shown) == {hit.cluster_id for hit in exact.results}
+    assert pages[0].facets == exact.facets

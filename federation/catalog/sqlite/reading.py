@@ -32,6 +32,14 @@ _LIBRARY_FILTER = (
 #: scaled to the total, flagged ``SearchResult.facets_estimated``: a one-word
 #: query matching a tenth of a million-record catalog still answers in milliseconds.
 FACET_SAMPLE = 500
+#: bm25 costs about a microsecond per hit, for every hit, before the first page
+#: can be shown. Up to this many hits every hit is ranked; beyond, the page comes
+#: from two tiers, each ranked by bm25: first the hits whose title or authors
+#: match the whole query, then the others (a subject, publisher or ISBN match).
+#: A word that is in sixty thousand publishers' names ("university") then ranks
+#: its few thousand title and author matches, not all sixty thousand.
+RANK_ALL_LIMIT = 5_000
+_TIER_COLUMNS = "{title authors authors_latin}"
 #: One statement for a whole answer: the hits (with their bm25 score) are found
 #: once; the total, the facets (one pass over the narrow facet table) and the
 #: page of best hits all come from them.
@@ -58,28 +66,32 @@ class SearchReader:
     def __init__(self, reader: aiosqlite.Connection) -> None:
         self._reader = reader
         self.facet_sample = FACET_SAMPLE
+        self.rank_all_limit = RANK_ALL_LIMIT
 
     async def search(
         self, query: ParsedQuery, libraries: list[str], limit: int, offset: int
     ) -> SearchResult:
         """One page of hits ranked by bm25, the total, and facets over all hits."""
-        if query.match:
-            hits = (
-                f"SELECT rowid AS pk, bm25(cluster_search, {_WEIGHTS}) AS score "
-                "FROM cluster_search WHERE cluster_search MATCH ?"
-            )
-            params: list[Any] = [query.match]
-            pk = "cluster_search.rowid"
+        tiered = bool(query.match) and await self._count(query.match, libraries) > (
+            self.rank_all_limit
+        )
+        if query.match and not tiered:
+            hits, params = _hits(query.match, libraries, ranked=True)
+        elif query.match:  # every hit for the total and facets; the page comes by tiers
+            hits, params = _hits(query.match, libraries, ranked=False)
         else:  # browsing: every cluster, in the order they were made
-            hits, params, pk = "SELECT pk, pk AS score FROM clusters WHERE 1", [], "clusters.pk"
-        for library in libraries:
-            hits += _LIBRARY_FILTER.format(pk=pk)
-            params.append(library)
+            hits, params = "SELECT pk, pk AS score FROM clusters WHERE 1", []
+            for library in libraries:
+                hits += _LIBRARY_FILTER.format(pk="clusters.pk")
+                params.append(library)
         counts: dict[str, dict[str, int]] = defaultdict(dict)
         total = sampled = 0
         page: list[tuple[int, int]] = []
         sql = _SEARCH.format(hits=hits)
-        async with self._reader.execute(sql, [*params, self.facet_sample, limit, offset]) as cursor:
+        page_size = 0 if tiered else limit
+        async with self._reader.execute(
+            sql, [*params, self.facet_sample, page_size, offset]
+        ) as cursor:
             for kind, first, language, fmt, libraries_, count in await cursor.fetchall():
                 if kind == "total":
                     total = count
@@ -95,8 +107,41 @@ class SearchReader:
             name: {value: max(1, round(count * scale)) for value, count in _by_count(found)}
             for name, found in counts.items()
         }
-        pks = [pk for _rank, pk in sorted(page)]
+        if tiered:
+            pks = await self._tiered_page(query.match, libraries, limit, offset)
+        else:
+            pks = [pk for _rank, pk in sorted(page)]
         return SearchResult(total, await self.summaries(pks), facets, estimated)
+
+    async def _count(self, match: str, libraries: list[str]) -> int:
+        """How many clusters match (FTS5 counts without reading positions: cheap)."""
+        hits, params = _hits(match, libraries, ranked=False)
+        async with self._reader.execute(f"SELECT count(*) FROM ({hits})", params) as cursor:
+            (count,) = await cursor.fetchone()
+        return count
+
+    async def _tiered_page(
+        self, match: str, libraries: list[str], limit: int, offset: int
+    ) -> list[int]:
+        """One page of a big answer: title/author matches first, then the rest (see
+        :data:`RANK_ALL_LIMIT`), each tier by bm25, so pages never repeat or skip."""
+        first = f"{_TIER_COLUMNS} : ({match})"
+        first_count = await self._count(first, libraries)
+        pks: list[int] = []
+        if offset < first_count:
+            pks += await self._ranked(first, libraries, limit, offset)
+        if len(pks) < limit:
+            rest = f"({match}) NOT ({first})"
+            pks += await self._ranked(
+                rest, libraries, limit - len(pks), max(0, offset - first_count)
+            )
+        return pks
+
+    async def _ranked(self, match: str, libraries: list[str], limit: int, offset: int) -> list[int]:
+        hits, params = _hits(match, libraries, ranked=True)
+        sql = f"SELECT pk FROM ({hits}) ORDER BY score, pk LIMIT ? OFFSET ?"
+        async with self._reader.execute(sql, [*params, limit, offset]) as cursor:
+            return [pk for (pk,) in await cursor.fetchall()]
 
     async def summaries(self, pks: list[int]) -> list[ClusterSummary]:
         """Cluster summaries with their holdings, in the order of ``pks``."""
@@ -167,6 +212,21 @@ class SearchReader:
         sql = "SELECT rowid FROM cluster_search WHERE cluster_search MATCH ? ORDER BY rowid"
         async with self._reader.execute(sql, (f'isbn : "{isbn13}"',)) as cursor:
             return [row[0] for row in await cursor.fetchall()]
+
+
+def _hits(match: str, libraries: list[str], *, ranked: bool) -> tuple[str, list[Any]]:
+    """The SELECT of the clusters matching ``match`` and held by every one of
+    ``libraries`` (``pk``, ``score``), and its parameters.
+
+    Unranked, ``score`` is the cluster's pk: no bm25 is computed at all.
+    """
+    score = f"bm25(cluster_search, {_WEIGHTS})" if ranked else "rowid"
+    hits = f"SELECT rowid AS pk, {score} AS score FROM cluster_search WHERE cluster_search MATCH ?"
+    params: list[Any] = [match]
+    for library in libraries:
+        hits += _LIBRARY_FILTER.format(pk="cluster_search.rowid")
+        params.append(library)
+    return hits, params
 
 
 def _by_count(counts: dict[str, int]) -> list[tuple[str, int]]:
