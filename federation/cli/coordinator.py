@@ -1,4 +1,6 @@
-"""`libfed coordinator init | add-node | nodes | serve | harvest`: the central library's side.
+"""`libfed coordinator init | add-node | rotate-token | set-node | nodes | serve | harvest`.
+
+The central library's side of the federation.
 
 Thin adapters: each command opens the coordinator's files, calls a service and
 prints. ``serve`` runs :class:`~federation.coordinator.server.CoordinatorServer`
@@ -12,6 +14,7 @@ import asyncio
 import importlib
 import logging
 import signal
+import sys
 from pathlib import Path
 
 from federation.cli.common import EXIT_OK, fail, print_json
@@ -40,6 +43,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add.add_argument("--priority", type=int, default=0, help="higher is asked first among equals")
     add.add_argument("--json", action="store_true")
     add.set_defaults(func=add_node_command)
+
+    rotate = commands.add_parser(
+        "rotate-token", help="replace a node's token (say it leaked); prints the new one"
+    )
+    rotate.add_argument("--config", required=True, type=Path, help="coordinator.toml")
+    rotate.add_argument("--symbol", required=True)
+    rotate.add_argument("--json", action="store_true")
+    rotate.set_defaults(func=rotate_token_command)
+
+    change = commands.add_parser(
+        "set-node", help="change a registered node's name, addresses or priority"
+    )
+    change.add_argument("--config", required=True, type=Path, help="coordinator.toml")
+    change.add_argument("--symbol", required=True)
+    change.add_argument("--name")
+    change.add_argument("--grpc", metavar="HOST:PORT")
+    change.add_argument("--oai", metavar="URL", help="the node's OAI-PMH base URL")
+    change.add_argument("--priority", type=int, help="higher is asked first among equals")
+    change.add_argument("--json", action="store_true")
+    change.set_defaults(func=set_node_command)
 
     nodes = commands.add_parser("nodes", help="list the registered nodes")
     nodes.add_argument("--config", required=True, type=Path)
@@ -124,6 +147,40 @@ def add_node_command(args: argparse.Namespace) -> int:
         print_json({"symbol": args.symbol, "token": token, "coordinator": config.listen})
     else:
         print(token)
+    return EXIT_OK
+
+
+def rotate_token_command(args: argparse.Namespace) -> int:
+    try:
+        config = _config(args.config)
+        token = asyncio.run(_with_registry(config, lambda registry: registry.rotate_token(
+            args.symbol)))
+    except LibfedError as error:
+        return fail(f"{args.config}: {error}")
+    if args.json:
+        print_json({"symbol": args.symbol, "token": token, "coordinator": config.listen})
+    else:
+        print(token)
+        print(f"give {args.symbol} this token (coordinator.token in its node.toml) and restart "
+              "it; the old one stops working within seconds", file=sys.stderr)
+    return EXIT_OK
+
+
+def set_node_command(args: argparse.Namespace) -> int:
+    if all(value is None for value in (args.name, args.grpc, args.oai, args.priority)):
+        return fail("nothing to change: give --name, --grpc, --oai or --priority")
+    try:
+        config = _config(args.config)
+        node = asyncio.run(_with_registry(config, lambda registry: registry.update_node(
+            args.symbol, name=args.name, grpc_address=args.grpc, oai_url=args.oai,
+            priority=args.priority)))
+    except LibfedError as error:
+        return fail(f"{args.config}: {error}")
+    if args.json:
+        print_json(node.to_json())
+    else:
+        print(f"{node.symbol}\t{node.name}\t{node.grpc_address}\t{node.oai_url}\t"
+              f"priority {node.priority}")
     return EXIT_OK
 
 

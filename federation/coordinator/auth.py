@@ -33,9 +33,14 @@ def new_secret() -> str:
     return secrets.token_urlsafe(24)
 
 
-def node_token(coordinator_secret: str, symbol: str) -> str:
-    """The one token a node and the coordinator share."""
-    digest = hmac.new(coordinator_secret.encode(), symbol.encode(), hashlib.sha256).hexdigest()
+def node_token(coordinator_secret: str, symbol: str, generation: int = 0) -> str:
+    """The one token a node and the coordinator share.
+
+    ``generation`` counts the times the token was replaced; each replacement
+    gives a token nobody can derive from the old one without the secret.
+    """
+    message = symbol if generation == 0 else f"{symbol}#{generation}"
+    digest = hmac.new(coordinator_secret.encode(), message.encode(), hashlib.sha256).hexdigest()
     return TOKEN_PREFIX + digest[:48]
 
 

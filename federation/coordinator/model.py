@@ -109,6 +109,8 @@ class Node:
     record_count: int = 0
     lent: int = 0
     borrowed: int = 0
+    #: How many times the node's token was replaced (see auth.node_token).
+    token_generation: int = 0
 
     def to_json(self) -> dict:
         return {
@@ -124,6 +126,7 @@ class Node:
             "record_count": self.record_count,
             "lent": self.lent,
             "borrowed": self.borrowed,
+            "token_generation": self.token_generation,
         }
 
 

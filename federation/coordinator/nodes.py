@@ -82,10 +82,11 @@ class NodeGateway:
 
     def metadata_for(self, node: Node) -> tuple:
         """The coordinator's credential for ``node``: every call to a node carries it."""
-        metadata = self._metadata_of.get(node.symbol)
+        key = (node.symbol, node.token_generation)
+        metadata = self._metadata_of.get(key)
         if metadata is None:
-            token = node_token(self._secret, node.symbol)
-            metadata = self._metadata_of[node.symbol] = (("authorization", f"Bearer {token}"),)
+            token = node_token(self._secret, node.symbol, node.token_generation)
+            metadata = self._metadata_of[key] = (("authorization", f"Bearer {token}"),)
         return metadata
 
     async def close(self) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 
 from federation.coordinator import auth
 from federation.coordinator.model import Node, now
@@ -16,6 +17,10 @@ log = logging.getLogger(__name__)
 
 #: Failed health checks in a row before an up node counts as down.
 DOWN_AFTER = 2
+#: How long a recognised token is trusted without asking the database again: a
+#: token replaced by `libfed coordinator rotate-token` (another process) stops
+#: working within this many seconds.
+TOKEN_CACHE_SECONDS = 10.0
 
 _SYMBOL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
@@ -27,7 +32,8 @@ class NodeRegistry:
         self.store = store
         self._secret = secret
         self.catalog = catalog
-        self._known: dict[str, str] = {}
+        self._known: dict[str, tuple[str, float]] = {}
+        self.token_cache_seconds = TOKEN_CACHE_SECONDS
         self._failures: dict[str, int] = {}
 
     async def add_node(
@@ -71,13 +77,68 @@ class NodeRegistry:
         if not token:
             raise Unauthenticated("no token: send 'authorization: Bearer <node token>'")
         digest = auth.hash_token(token)
-        symbol = self._known.get(digest)
+        known = self._known.get(digest)
+        if known is not None and known[1] > time.monotonic():
+            return known[0]
+        symbol = await self.store.node_for_token_hash(digest)
         if symbol is None:
-            symbol = await self.store.node_for_token_hash(digest)
-            if symbol is None:
-                raise Unauthenticated("unknown token")
-            self._known[digest] = symbol
+            self._known.pop(digest, None)
+            raise Unauthenticated("unknown token")
+        self._known[digest] = (symbol, time.monotonic() + self.token_cache_seconds)
         return symbol
+
+    async def rotate_token(self, symbol: str) -> str:
+        """Replace a node's token (say it leaked) and return the new one, shown once.
+
+        The old token stops opening the coordinator (within TOKEN_CACHE_SECONDS
+        in a running one), and the coordinator presents the new one to the node,
+        which must be given it (its coordinator.token) before it can talk again.
+        """
+        node = await self.store.node(symbol)
+        generation = node.token_generation + 1
+        token = auth.node_token(self._secret, symbol, generation)
+        await self.store.replace_token(symbol, generation, auth.hash_token(token))
+        self._known = {d: k for d, k in self._known.items() if k[0] != symbol}
+        log.info("replaced the token of node %s (generation %d)", symbol, generation)
+        return token
+
+    async def update_node(
+        self,
+        symbol: str,
+        *,
+        name: str | None = None,
+        grpc_address: str | None = None,
+        oai_url: str | None = None,
+        priority: int | None = None,
+    ) -> Node:
+        """Change what the central library registered about a node; the node as it is now."""
+        if grpc_address is not None and ":" not in grpc_address:
+            raise InvalidArgument(f"{grpc_address!r} is not HOST:PORT")
+        if oai_url is not None and not oai_url.startswith(("http://", "https://")):
+            raise InvalidArgument(f"{oai_url!r} is not an http(s) OAI-PMH base URL")
+        changes = {
+            column: value
+            for column, value in (("name", name), ("grpc_address", grpc_address),
+                                  ("oai_url", oai_url), ("priority", priority))
+            if value is not None
+        }  # fmt: skip
+        await self.store.update_node(symbol, changes)
+        node = await self.store.node(symbol)
+        if oai_url is not None and self.catalog is not None:
+            await self._move_sources(node)
+        log.info("updated node %s: %s", symbol, ", ".join(changes) or "nothing")
+        return node
+
+    async def _move_sources(self, node: Node) -> None:
+        """Point the node's harvest sources at its new OAI-PMH URL."""
+        known = {source.name: source for source in await self.catalog.sources()}
+        for source in node_sources(node.symbol, node.oai_url):
+            state = known.get(source.name)
+            if state is None:
+                await self.register_source(node)
+            elif state.base_url != source.url:
+                state.base_url = source.url
+                await self.catalog.save_source(state)
 
     async def heartbeat(
         self, caller: str, symbol: str, grpc_address: str, oai_url: str, record_count: int

@@ -120,6 +120,29 @@ class CoordinatorStore:
         except sqlite3.IntegrityError as error:
             raise AlreadyExists(f"node {node.symbol} is already registered") from error
 
+    async def replace_token(self, symbol: str, generation: int, token_hash: str) -> None:
+        """Store a node's new token generation and hash; NotFound for an unknown symbol."""
+        await self._update_node(symbol, "token_generation = ?, token_hash = ?",
+                                (generation, token_hash))
+
+    async def update_node(self, symbol: str, changes: dict[str, object]) -> None:
+        """Change a node's name, addresses or priority; NotFound for an unknown symbol."""
+        columns = ("name", "grpc_address", "oai_url", "priority")
+        assert set(changes) <= set(columns), changes
+        if changes:
+            await self._update_node(
+                symbol, ", ".join(f"{column} = ?" for column in changes), tuple(changes.values())
+            )
+
+    async def _update_node(self, symbol: str, assignments: str, values: tuple) -> None:
+        def update(db: sqlite3.Connection) -> int:
+            return db.execute(
+                f"UPDATE nodes SET {assignments} WHERE symbol = ?", (*values, symbol)
+            ).rowcount
+
+        if await self._write(update) == 0:
+            raise NotFound(f"no node {symbol} is registered")
+
     async def node(self, symbol: str) -> Node:
         row = await self._one("SELECT * FROM nodes WHERE symbol = ?", (symbol,))
         if row is None:

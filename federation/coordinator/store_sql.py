@@ -64,6 +64,11 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX deliveries_next ON deliveries (next_try);
     """,
+    # version 2: a node's token can be replaced (a leaked token is revoked by
+    # `libfed coordinator rotate-token`); 0 is the token add-node issued.
+    """
+    ALTER TABLE nodes ADD COLUMN token_generation INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 
 REQUEST_COLUMNS = (
@@ -90,6 +95,7 @@ def node_from_row(row: sqlite3.Row) -> Node:
         oai_url=row["oai_url"], priority=row["priority"], up=bool(row["up"]),
         latency_ms=row["latency_ms"], last_seen=row["last_seen"], last_error=row["last_error"],
         record_count=row["record_count"], lent=row["lent"], borrowed=row["borrowed"],
+        token_generation=row["token_generation"],
     )
 
 
