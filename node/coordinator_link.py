@@ -115,8 +115,13 @@ class CoordinatorLink:
         pickup_location: str = "",
         note: str = "",
         idempotency_key: str = "",
+        needed_before: float | None = None,
     ) -> pb.LoanRequest:
-        """Submit a request for a reader already turned into an opaque reference."""
+        """Submit a request for a reader already turned into an opaque reference.
+
+        ``needed_before`` (seconds since the epoch): after it the coordinator
+        gives the request up unless it has shipped.
+        """
         message = pb.SubmitRequestRequest(
             idempotency_key=idempotency_key or uuid.uuid4().hex,
             requester_symbol=self.symbol,
@@ -125,6 +130,8 @@ class CoordinatorLink:
             pickup_location=pickup_location,
             note=note,
         )
+        if needed_before is not None:
+            message.needed_before.FromNanoseconds(int(needed_before * 1e9))
         if cluster_id:
             message.cluster_id = cluster_id
         elif isbn:

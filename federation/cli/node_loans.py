@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.console import Console
@@ -49,6 +49,8 @@ def register_node_commands(commands: argparse._SubParsersAction) -> None:
     request.add_argument("--copy", action="store_true", help="a copy (scan), not a loan")
     request.add_argument("--pickup", default="", help="where the reader collects it")
     request.add_argument("--key", default="", help="idempotency key (default: a new one)")
+    request.add_argument("--needed-before", metavar="YYYY-MM-DD", type=_date,
+                         help="give up unless shipped before this day (UTC)")
     request.add_argument("--json", action="store_true")
     request.set_defaults(func=request_command)
 
@@ -138,6 +140,15 @@ def _show(message, as_json: bool) -> None:
           f"attempt {data.get('attempt', 0)}) {data.get('title', '')}")
 
 
+def _date(text: str) -> float:
+    """A YYYY-MM-DD day as seconds since the epoch at its start (UTC)."""
+    try:
+        day = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-12-31") from None
+    return day.timestamp()
+
+
 def request_command(args: argparse.Namespace) -> int:
     async def work(config, link):
         from node.patrons import PatronRegister, patrons_path
@@ -149,7 +160,7 @@ def request_command(args: argparse.Namespace) -> int:
             await register.close()
         return await link.submit(patron_ref, cluster_id=args.cluster or "", isbn=args.isbn or "",
                                  copy=args.copy, pickup_location=args.pickup,
-                                 idempotency_key=args.key)
+                                 idempotency_key=args.key, needed_before=args.needed_before)
 
     try:
         _show(_run(args.config, work), args.json)

@@ -92,6 +92,39 @@ async def mark_overdue(service: LoanService) -> int:
     return marked
 
 
+async def give_up_past_need(service: LoanService) -> int:
+    """Requests not shipped by the date their reader needed them end Unfilled.
+
+    The reader said when the book stops being of use (ISO 18626 needBeforeDate);
+    after that a loan would only cost two libraries postage. A lender that had
+    answered ExpectToSupply or WillSupply is told Cancelled, so it frees its copy.
+    """
+    ended = 0
+    for request_id in await service.store.requests_past_need(now()):
+        async with service.locks(request_id):
+            request = await service.store.request(request_id, full=False)
+            needed = request.needed_before
+            if needed is None or needed > now() or request.status not in lifecycle.BEFORE_SHIPPING:
+                continue
+            note = "not supplied before the date the reader needed it"
+            deliveries = []
+            if request.lender and request.status is not Status.REQUEST_RECEIVED:
+                deliveries = [(request.attempt, request.lender, str(Status.CANCELLED), None, None,
+                               f"{note}; please release the copy")]
+            before = request.status
+            request.status, request.lender, request.deadline_at = Status.UNFILLED, "", None
+            request.updated = now()
+            await service.store.save(
+                request, events=[_event(COORDINATOR, before, Status.UNFILLED, note=note)],
+                deliveries=deliveries,
+            )
+            log.info("request %s unfilled: %s", request_id, note)
+            ended += 1
+    if ended:
+        service.outbox_ready.set()
+    return ended
+
+
 async def send_outbox(service: LoanService) -> int:
     """Send due status changes to lenders, in order per lender; back off on failure."""
     async with service.outbox_lock:

@@ -121,6 +121,7 @@ class CoordinatorServer:
 
     async def _tick(self) -> None:
         await duties.expire_deadlines(self.loans)
+        await duties.give_up_past_need(self.loans)
         await duties.mark_overdue(self.loans)
         # A request left in RequestReceived with nobody working on it (e.g. a failed
         # advance) is picked up again here.

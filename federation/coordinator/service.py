@@ -128,6 +128,8 @@ class LoanService:
             raise InvalidArgument("an idempotency key is required")
         if not submission.patron_ref:
             raise InvalidArgument("a patron reference is required")
+        if submission.needed_before is not None and submission.needed_before <= now():
+            raise InvalidArgument("needed_before is already past: no library could supply in time")
         cluster_id, title = await self._resolve(submission)
         request = LoanRequest(
             request_id=f"ill-{uuid.uuid4().hex[:16]}", requester=caller,

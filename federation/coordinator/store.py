@@ -19,6 +19,7 @@ from pathlib import Path
 
 import aiosqlite
 
+from federation.coordinator.lifecycle import BEFORE_SHIPPING
 from federation.coordinator.model import (
     Action,
     LoanRequest,
@@ -265,6 +266,17 @@ class CoordinatorStore:
             "SELECT request_id FROM requests WHERE deadline_at IS NOT NULL AND deadline_at <= ?"
             " ORDER BY deadline_at",
             (at,),
+        )
+        return [row["request_id"] for row in rows]
+
+    async def requests_past_need(self, at: float) -> list[str]:
+        """Requests not shipped yet whose reader needed the item before ``at``."""
+        statuses = sorted(str(status) for status in BEFORE_SHIPPING)
+        rows = await self._all(
+            "SELECT request_id FROM requests WHERE needed_before IS NOT NULL"
+            f" AND needed_before <= ? AND status IN ({', '.join('?' * len(statuses))})"
+            " ORDER BY needed_before",
+            (at, *statuses),
         )
         return [row["request_id"] for row in rows]
 

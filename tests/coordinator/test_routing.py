@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
 from libfed.v1 import common_pb2 as c
 
+from federation.errors import InvalidArgument
 from tests.coordinator.conftest import start_network, stop_network
 
 
@@ -185,3 +187,27 @@ async def test_a_lender_that_said_will_supply_keeps_the_request_while_it_is_up(t
         assert current.rota[0].outcome == "timeout"
     finally:
         await stop_network(network)
+
+
+async def test_a_request_not_shipped_before_the_reader_needed_it_ends_unfilled(network):
+    lib_a = network.libraries["LIB_A"]
+    lib_a.script.answer = c.LOAN_STATUS_EXPECT_TO_SUPPLY  # promises, never ships
+    for other in ("LIB_B", "LIB_C"):
+        network.libraries[other].script.available = 0
+    branch = network.link("BRANCH")
+    with pytest.raises(InvalidArgument, match="already past"):
+        await branch.submit("p-1", cluster_id="c-1", needed_before=time.time() - 60)
+    request = await branch.submit("p-1", cluster_id="c-1", needed_before=time.time() + 1.0)
+    assert request.status == c.LOAN_STATUS_EXPECT_TO_SUPPLY and request.lender_symbol == "LIB_A"
+
+    async def given_up():
+        current = await branch.get(request.request_id)
+        return current.status == c.LOAN_STATUS_UNFILLED
+
+    await wait_for(given_up)
+    await network.settle()
+    told = [m for m in lib_a.calls("UpdateLoanStatus") if m.request_id == request.request_id]
+    assert told and told[-1].status == c.LOAN_STATUS_CANCELLED
+    # The reader may ask again: the unfilled request no longer blocks a new one.
+    again = await branch.submit("p-1", cluster_id="c-1")
+    assert again.request_id != request.request_id
