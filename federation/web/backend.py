@@ -79,7 +79,13 @@ class WebBackend(Protocol):
     async def verify_patron(self, library: str, card_number: str, pin: str) -> PatronIdentity: ...
 
     async def submit_request(
-        self, patron: PatronIdentity, cluster_id: str, *, pickup: str, idempotency_key: str
+        self,
+        patron: PatronIdentity,
+        cluster_id: str,
+        *,
+        pickup: str,
+        idempotency_key: str,
+        needed_before: float | None = None,
     ) -> Any: ...
 
     async def patron_requests(self, patron: PatronIdentity) -> list[Any]: ...

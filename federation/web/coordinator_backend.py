@@ -168,11 +168,18 @@ class CoordinatorBackend:
         return PatronIdentity(node.symbol, reply.patron_ref, reply.display_name)
 
     async def submit_request(
-        self, patron: PatronIdentity, cluster_id: str, *, pickup: str, idempotency_key: str
+        self,
+        patron: PatronIdentity,
+        cluster_id: str,
+        *,
+        pickup: str,
+        idempotency_key: str,
+        needed_before: float | None = None,
     ):
         submission = Submission(
             requester=patron.library, idempotency_key=f"web-{idempotency_key}",
             patron_ref=patron.patron_ref, cluster_id=cluster_id, pickup_location=pickup,
+            needed_before=needed_before,
         )
         return await self.loans.submit(patron.library, submission)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
+from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 from aiohttp import web
@@ -153,9 +154,13 @@ async def request_book(request: web.Request) -> web.Response:
             raise web.HTTPSeeOther(f"/record/{cluster_id}?error={checked}#request")
         patron = checked
     key = str(form.get("idempotency_key") or secrets.token_urlsafe(12))
+    needed_before = _needed_before(str(form.get("needed_before", "")))
+    if needed_before == 0.0:
+        raise web.HTTPSeeOther(f"/record/{cluster_id}?error=needed_before_bad#request")
     try:
         loan = await backend.submit_request(
-            patron, cluster_id, pickup=patron.library, idempotency_key=key
+            patron, cluster_id, pickup=patron.library, idempotency_key=key,
+            needed_before=needed_before,
         )
     except AlreadyExists:
         flash(request, "already_requested", "warning")
@@ -165,6 +170,19 @@ async def request_book(request: web.Request) -> web.Response:
         raise web.HTTPSeeOther(f"/record/{cluster_id}?error=request_failed#request") from None
     flash(request, "request_sent", "success")
     raise web.HTTPSeeOther(f"/my/{loan.request_id}")
+
+
+def _needed_before(text: str) -> float | None:
+    """The form's optional YYYY-MM-DD as the start of that day (UTC); None when empty,
+    0.0 when it is not a date after today."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        day = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC).timestamp()
+    except ValueError:
+        return 0.0
+    return day if day > time.time() else 0.0
 
 
 async def my_requests(request: web.Request) -> web.Response:

@@ -47,7 +47,7 @@ def patron_of(request: web.Request) -> PatronIdentity | None:
 #: so a crafted link cannot put its own words in a page's alert.
 ERROR_KEYS = frozenset({
     "fill_all_fields", "bad_card", "card_blocked", "home_library_down", "request_failed",
-    "bad_login", "no_staff_store",
+    "bad_login", "no_staff_store", "needed_before_bad",
 })
 
 

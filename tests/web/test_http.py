@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from urllib.parse import quote
 
 import aiohttp
@@ -201,6 +202,26 @@ async def test_pressing_request_twice_makes_one_request_only_its_reader_sees(liv
         assert "TVER" in html and "submitted" in html
         async with staff.get(f"{live.url}/staff/ill") as response:
             assert f"/staff/requests/{request_id}" in await response.text()
+
+
+async def test_a_reader_can_say_when_the_book_stops_being_of_use(live):
+    others = [w for w in live.works() if "TVER" not in w["libraries"] and w["title"]]
+    work = min(others, key=lambda w: (len(w["libraries"]), w["title"]))
+    assert work != live.work_to_borrow("TVER")  # a work no other test requests
+    url = f"{live.url}/record/{work['cluster_id']}"
+    async with client() as reader:
+        await sign_in(reader, live, "TVER", "TVER1002", "1111")
+        token = await token_of(reader, url)
+        async with reader.post(f"{url}/request", data={
+            "csrf_token": token, "needed_before": "2001-01-01"}) as response:
+            assert "error=needed_before_bad" in str(response.url)
+            assert "after today" in await response.text() or "позже" in await response.text()
+        token = await token_of(reader, url)
+        async with reader.post(f"{url}/request", data={
+            "csrf_token": token, "needed_before": "2099-12-31"}) as response:
+            request_id = str(response.url).rsplit("/", 1)[-1]
+    loan = live.request(request_id)
+    assert loan.needed_before == datetime(2099, 12, 31, tzinfo=UTC).timestamp()
 
 
 async def test_a_facet_narrows_the_results(live):
