@@ -61,6 +61,8 @@ class CatalogWriter(Protocol):
 
     async def record_error(self, source_name: str, message: str) -> None: ...
 
+    async def unlisted_records(self, source_state: SourceState) -> list[str]: ...
+
 
 class Harvester:
     """Harvests sources into a catalog; one instance can run many sources."""
@@ -179,6 +181,8 @@ class _Run:
             log.info("%s: resuming a killed run at token %r", self.source.name, token)
         else:
             run_from, response_date = to_granularity(state.next_from, granularity), None
+            if run_from is None:  # the whole list: what it leaves out is gone (see _unlisted)
+                state.full_run += 1
         self.summary.from_date = run_from
         pending = self._fetch(token, run_from)
         committing: asyncio.Task[None] | None = None
@@ -205,7 +209,8 @@ class _Run:
                 if committing is not None:
                     await committing
                 checkpoint = self._checkpoint(token, run_from, response_date)
-                committing = asyncio.create_task(self._commit(checkpoint, *converted))
+                unlisted = await self._unlisted(*converted) if token is None and not run_from else []
+                committing = asyncio.create_task(self._commit(checkpoint, *converted, unlisted))
                 if token is None:
                     await committing
                     return
@@ -216,6 +221,30 @@ class _Run:
                 pending.cancel()
             elif not pending.cancelled():
                 pending.exception()  # a lookahead that failed after we stopped: seen, not lost
+
+    async def _unlisted(
+        self, records: list[HarvestedRecord], deleted: list[str], quarantined: list[QuarantinedRecord]
+    ) -> list[str]:
+        """At the end of a full list: the stored records no page listed, to remove.
+
+        Servers that keep no deletions (deletedRecord "no" or "transient") just
+        stop listing a withdrawn record; only a full list shows that it is gone.
+        A list with no records at all removes nothing: that is a broken server
+        far more often than an emptied library.
+        """
+        listed = {r.oai_identifier for r in records} | set(deleted)
+        listed |= {q.oai_identifier for q in quarantined}
+        gone = [oai for oai in await self.harvester.catalog.unlisted_records(self.state)
+                if oai not in listed]
+        seen = self.summary.records + self.summary.quarantined + len(records) + len(quarantined)
+        if gone and seen == 0:
+            log.warning("%s: the server listed no records at all; keeping the %d in the catalog",
+                        self.source.name, len(gone))
+            return []
+        if gone:
+            log.info("%s: removing %d records the server no longer lists",
+                     self.source.name, len(gone))
+        return gone
 
     async def _granularity(self) -> str:
         """The granularity Identify announces; day granularity when Identify fails,
@@ -295,8 +324,9 @@ class _Run:
         records: list[HarvestedRecord],
         deleted: list[str],
         quarantined: list[QuarantinedRecord],
+        unlisted: list[str],
     ) -> None:
-        await self.harvester.catalog.commit_page(state, records, deleted, quarantined)
+        await self.harvester.catalog.commit_page(state, records, deleted + unlisted, quarantined)
         for item in quarantined:
             log.warning(
                 "%s: quarantined %s: %s", self.source.name, item.oai_identifier, item.reason
@@ -305,6 +335,7 @@ class _Run:
         summary.pages += 1
         summary.records += len(records)
         summary.deleted += len(deleted)
+        summary.unlisted += len(unlisted)
         summary.quarantined += len(quarantined)
         summary.seconds = time.monotonic() - self.started
         log.info(

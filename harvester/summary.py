@@ -26,6 +26,8 @@ class HarvestSummary:
     pages: int = 0
     records: int = 0
     deleted: int = 0
+    #: Records removed because a full list no longer had them.
+    unlisted: int = 0
     quarantined: int = 0
     #: The server's completeListSize when it gave one.
     expected: int | None = None

@@ -112,6 +112,14 @@ class UnionCatalog:
             (time.perf_counter() - started) * 1000,
         )  # fmt: skip
 
+    async def unlisted_records(self, source: SourceState) -> list[str]:
+        """The source's records that no page of its current full run listed so far.
+
+        At the end of a full run these are the records the server no longer has
+        (a server without persistent deletions just stops listing them).
+        """
+        return await self._storage.unlisted_records(source.name, source.full_run)
+
     # -- reading ---------------------------------------------------------------
     async def search(
         self, query: str, *, library: str | None = None, limit: int = 20, offset: int = 0

@@ -230,7 +230,7 @@ class PagePlan:
         return RecordRow(
             pk, self.source.name, h.oai_identifier, self.source.library, h.record.id,
             h.datestamp, h.record.schema, h.raw_xml, p.normalized_json, p.match_json,
-            p.digest, p.score, cluster,
+            p.digest, p.score, cluster, self.source.full_run,
         )  # fmt: skip
 
     def _new_record_pk(self) -> int:

@@ -56,6 +56,10 @@ class SourceState:
     last_error: str | None = None
     records: int = 0
     quarantined: int = 0
+    #: Counts the source's full runs (lists harvested without ``from``); every
+    #: record a run commits is stamped with it, so the end of a full run knows
+    #: which records the server no longer lists.
+    full_run: int = 0
 
 
 @dataclass(slots=True)

@@ -64,6 +64,8 @@ class RecordRow:
     digest: str
     score: int
     cluster: int
+    #: The source's full run that listed the record (SourceState.full_run).
+    harvest_run: int = 0
 
 
 @dataclass(slots=True)
@@ -99,6 +101,10 @@ class CatalogStorage(Protocol):
     async def stored_records(
         self, source: str, oai_ids: Sequence[str]
     ) -> dict[str, StoredRecord]: ...
+
+    async def unlisted_records(self, source: str, full_run: int) -> list[str]:
+        """OAI identifiers of the source's records no page of ``full_run`` listed."""
+        ...
 
     async def next_pks(self) -> tuple[int, int]:
         """The next free record pk and cluster pk (cluster pks are never reused)."""

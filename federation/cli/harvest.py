@@ -165,7 +165,7 @@ def _print_table(summaries: list[HarvestSummary]) -> None:
         table.add_row(
             s.source,
             str(s.records),
-            str(s.deleted),
+            f"{s.deleted} (+{s.unlisted} unlisted)" if s.unlisted else str(s.deleted),
             str(s.quarantined),
             str(s.pages),
             f"{s.rate:,.0f}",

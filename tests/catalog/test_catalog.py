@@ -229,6 +229,8 @@ async def test_an_older_catalog_is_migrated_and_a_newer_one_refused(tmp_path):
     await catalog.close()
     with sqlite3.connect(path) as conn:  # as schema version 1 left it
         conn.execute("DROP TABLE cluster_facets")
+        conn.execute("ALTER TABLE records DROP COLUMN harvest_run")
+        conn.execute("ALTER TABLE sources DROP COLUMN full_run")
         conn.execute("PRAGMA user_version = 1")
     catalog = await UnionCatalog.open(path)
     try:

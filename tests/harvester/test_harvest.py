@@ -306,3 +306,40 @@ async def test_a_server_nobody_answers_at_fails_with_the_reason(tmp_path: Path):
     assert not summary.ok
     assert "failed after 4 attempts: ConnectionError" in summary.error
     assert state.last_error == summary.error and state.next_from is None
+
+
+async def test_a_full_run_removes_what_the_server_no_longer_lists(
+    tmp_path: Path, dnb_records: list[StoredRecord]
+):
+    """A server without persistent deletions just stops listing a withdrawn record:
+    --full then makes the catalog what a clean harvest of today's list would be."""
+    repository = PagedRepository(dnb_records[:30], page_size=7)
+    db = tmp_path / "c.db"
+    async with OaiServer(repository) as server:
+        first, _ = await _harvest(db, server.url)
+        assert first.ok and (first.records, first.unlisted) == (30, 0)
+        withdrawn = [record.identifier for record in dnb_records[:3]]
+        for oai in withdrawn:
+            del repository.records[oai]
+        repository.now = "2026-11-29T10:00:00Z"
+        incremental, _ = await _harvest(db, server.url)
+        assert incremental.ok and incremental.unlisted == 0  # a from-list says nothing of them
+        assert set(withdrawn) <= stored_ids(db)
+        full, _ = await _harvest(db, server.url, full=True)
+        assert full.ok and (full.records, full.deleted, full.unlisted) == (27, 0, 3)
+        clean, _ = await _harvest(tmp_path / "clean.db", server.url)
+    assert not set(withdrawn) & stored_ids(db)
+    assert snapshot(db) == snapshot(tmp_path / "clean.db")
+
+
+async def test_a_full_list_with_nothing_in_it_removes_nothing(
+    tmp_path: Path, dnb_records: list[StoredRecord]
+):
+    repository = PagedRepository(dnb_records[:10], page_size=7)
+    db = tmp_path / "c.db"
+    async with OaiServer(repository) as server:
+        await _harvest(db, server.url)
+        repository.records.clear()  # a misconfigured server: noRecordsMatch for everything
+        full, _ = await _harvest(db, server.url, full=True)
+    assert full.ok and (full.records, full.unlisted) == (0, 0)
+    assert len(stored_ids(db)) == 10

@@ -110,4 +110,11 @@ MIGRATIONS: list[str] = [
                     ORDER BY library)), '')
         FROM clusters c;
     """,
+    # 4: which full run of its source last listed a record, so that the end of a
+    # full run can remove what the server no longer lists (servers without
+    # persistent deletions simply stop listing a withdrawn record).
+    """
+    ALTER TABLE records ADD COLUMN harvest_run INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE sources ADD COLUMN full_run INTEGER NOT NULL DEFAULT 0;
+    """,
 ]

@@ -39,7 +39,7 @@ MAX_PER_KEY = 200
 _CHUNK = 20000
 _SOURCE_COLUMNS = (
     "name, library, base_url, metadata_prefix, set_spec, next_from, run_from, "
-    "run_response_date, resumption_token, last_harvest, last_error"
+    "run_response_date, resumption_token, last_harvest, last_error, full_run"
 )
 
 
@@ -118,6 +118,11 @@ class SqliteStorage(SearchReader):
                     found[oai] = StoredRecord(pk, cluster, digest, match)
         return found
 
+    async def unlisted_records(self, source: str, full_run: int) -> list[str]:
+        sql = "SELECT oai_identifier FROM records WHERE source = ? AND harvest_run < ?"
+        async with self._writer.execute(sql, (source, full_run)) as cursor:
+            return [oai for (oai,) in await cursor.fetchall()]
+
     async def next_pks(self) -> tuple[int, int]:
         sql = (
             "SELECT (SELECT coalesce(max(pk), 0) FROM records), "
@@ -183,14 +188,22 @@ class SqliteStorage(SearchReader):
         await self._many("DELETE FROM records WHERE pk = ?", [(pk,) for pk in page.deleted])
         await self._many(
             "INSERT OR REPLACE INTO records (pk, source, oai_identifier, library, record_id, "
-            "datestamp, schema, raw, normalized, match, digest, score, cluster_pk) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "datestamp, schema, raw, normalized, match, digest, score, cluster_pk, harvest_run) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             [
                 (r.pk, r.source, r.oai_identifier, r.library, r.record_id, r.datestamp, r.schema,
-                 r.raw, r.normalized, r.match, r.digest, r.score, r.cluster)
+                 r.raw, r.normalized, r.match, r.digest, r.score, r.cluster, r.harvest_run)
                 for r in page.records
             ],
         )  # fmt: skip
+        # A listed record whose new version went to quarantine keeps its old copy:
+        # it is still listed, so a full run must not remove it.
+        for part in chunks([q.oai_identifier for q in page.quarantined]):
+            await self._writer.execute(
+                f"UPDATE records SET harvest_run = ? WHERE source = ? "
+                f"AND oai_identifier IN ({marks(part)})",
+                (page.source.full_run, page.source.name, *part),
+            )
         await self._many("UPDATE records SET cluster_pk = ? WHERE pk = ?", page.moved)
         await self._many("INSERT OR IGNORE INTO match_keys VALUES (?, ?)", page.keys_added)
         await self._write_clusters(page)
@@ -261,7 +274,10 @@ class SqliteStorage(SearchReader):
             f"FROM sources s {where} ORDER BY s.name"
         )
         async with self._reader.execute(sql, params) as cursor:
-            return [SourceState(*row) for row in await cursor.fetchall()]
+            return [
+                SourceState(*columns, records=records, quarantined=quarantined, full_run=full_run)
+                for *columns, full_run, records, quarantined in await cursor.fetchall()
+            ]
 
     async def save_source(self, state: SourceState) -> None:
         async with self.transaction():
@@ -270,9 +286,10 @@ class SqliteStorage(SearchReader):
     @staticmethod
     async def _save_source(conn: aiosqlite.Connection, s: SourceState) -> None:
         await conn.execute(
-            f"INSERT OR REPLACE INTO sources ({_SOURCE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            f"INSERT OR REPLACE INTO sources ({_SOURCE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             (s.name, s.library, s.base_url, s.metadata_prefix, s.set_spec, s.next_from,
-             s.run_from, s.run_response_date, s.resumption_token, s.last_harvest, s.last_error),
+             s.run_from, s.run_response_date, s.resumption_token, s.last_harvest, s.last_error,
+             s.full_run),
         )  # fmt: skip
 
     async def record_error(self, source_name: str, message: str) -> bool:
