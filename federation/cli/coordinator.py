@@ -74,7 +74,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     serve.add_argument("--no-web", action="store_true", help="do not serve the web pages")
     serve.set_defaults(func=serve_command)
 
-    harvest = commands.add_parser("harvest", help="harvest every registered node once, now")
+    harvest = commands.add_parser(
+        "harvest", help="harvest every node and partner source once, now (schedules aside)"
+    )
     harvest.add_argument("--config", required=True, type=Path)
     harvest.add_argument("--json", action="store_true")
     harvest.set_defaults(func=harvest_command)
@@ -240,12 +242,18 @@ async def _serve(config, *, web: bool) -> None:
 
 
 def harvest_command(args: argparse.Namespace) -> int:
+    from federation.coordinator.partners import PartnerHarvests, partner_sources
     from federation.coordinator.server import harvest_nodes
+
+    async def everything(registry):
+        nodes = await harvest_nodes(registry.store, registry.catalog)
+        partners = PartnerHarvests(sources, registry.catalog, config.harvest_interval)
+        return nodes + await partners.harvest_all()
 
     try:
         config = _config(args.config)
-        summaries = asyncio.run(_with_registry(
-            config, lambda registry: harvest_nodes(registry.store, registry.catalog)))
+        sources = partner_sources(config)
+        summaries = asyncio.run(_with_registry(config, everything))
     except LibfedError as error:
         return fail(str(error))
     rows = [{"source": s.source, "records": s.records, "deleted": s.deleted,

@@ -41,7 +41,13 @@ class CoordinatorConfig:
     #: First pause between attempts; doubled each time.
     retry_backoff: float = 0.2
     health_interval: float = 30.0
+    #: Seconds between harvests of every node (and of partner sources without a schedule).
     harvest_interval: float = 3600.0
+    #: A sources file (harvester/sources.py format, relative to this file): partner
+    #: libraries' own OAI-PMH servers, harvested on their ``schedule``.
+    sources: str = ""
+    #: How often the partner sources' schedules are looked at.
+    partner_check_interval: float = 60.0
     #: How often deadlines, due dates and the outbox are looked at.
     tick_interval: float = 1.0
     #: Address of the web pages (empty: no web server).
@@ -54,6 +60,10 @@ class CoordinatorConfig:
     @property
     def catalog_path(self) -> Path:
         return self.home / self.catalog_db
+
+    @property
+    def sources_path(self) -> Path | None:
+        return self.home / self.sources if self.sources else None
 
     @property
     def port(self) -> int:

@@ -2,9 +2,10 @@
 
 :class:`CoordinatorServer` is what ``libfed coordinator serve`` runs and what the
 tests start in-process: it opens the state store and the union catalog, serves
-the Coordinator service (plus gRPC health), and runs four loops — answer
-deadlines and due dates, the outbox of calls owed to lenders, node health
-checks, and harvests of every registered node's OAI-PMH provider.
+the Coordinator service (plus gRPC health), and runs its loops — answer
+deadlines, needed-before and due dates, the outbox of calls owed to lenders,
+node health checks, harvests of every registered node's OAI-PMH provider, and
+harvests of partner libraries' servers on their schedules (:mod:`.partners`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from libfed.v1 import coordinator_service_pb2_grpc
 from federation.coordinator import duties
 from federation.coordinator.config import CoordinatorConfig
 from federation.coordinator.nodes import NodeGateway
+from federation.coordinator.partners import PartnerHarvests, partner_sources
 from federation.coordinator.registry import NodeRegistry, node_sources
 from federation.coordinator.service import LoanService, Timing
 from federation.coordinator.servicer import CoordinatorServicer
@@ -70,15 +72,18 @@ class CoordinatorServer:
         self.gateway: NodeGateway | None = None
         self.registry: NodeRegistry | None = None
         self.loans: LoanService | None = None
+        self.partners: PartnerHarvests | None = None
         self.server: grpc.aio.Server | None = None
         self.port = 0
         self._loops: list[asyncio.Task] = []
 
     async def start(self) -> CoordinatorServer:
         config = self.config
+        sources = partner_sources(config)  # a bad sources file stops us before anything opens
         self.store = await CoordinatorStore.open(config.state_path)
         if self.catalog is None:
             self.catalog = await open_catalog(config)
+        self.partners = PartnerHarvests(sources, self.catalog, config.harvest_interval)
         self.gateway = NodeGateway(config.secret, call_timeout=config.call_timeout,
                                    attempts=config.call_attempts, backoff=config.retry_backoff)
         self.registry = NodeRegistry(self.store, config.secret, self.catalog)
@@ -105,7 +110,10 @@ class CoordinatorServer:
             self._every(config.health_interval, self._health, "health checks"),
         ]
         if self._harvest:
-            self._loops.append(self._every(config.harvest_interval, self.harvest_all, "harvest"))
+            self._loops.append(self._every(config.harvest_interval, self.harvest_nodes, "harvest"))
+            if self.partners.sources:
+                self._loops.append(self._every(config.partner_check_interval,
+                                               self.partners.harvest_due, "partner harvests"))
         self._loops = [asyncio.create_task(loop) for loop in self._loops]
         return self
 
@@ -148,9 +156,13 @@ class CoordinatorServer:
     async def _health(self) -> None:
         await self.registry.check_health(self.gateway)
 
-    async def harvest_all(self) -> list:
+    async def harvest_nodes(self) -> list:
         """Harvest every registered node's OAI-PMH provider into the union catalog, once."""
         return await harvest_nodes(self.store, self.catalog)
+
+    async def harvest_all(self) -> list:
+        """Harvest every node and every partner source now, schedules aside."""
+        return await self.harvest_nodes() + await self.partners.harvest_all()
 
     async def stop(self, grace: float = 1.0) -> None:
         for task in self._loops:
