@@ -8,11 +8,17 @@ A sources file lists one ``[[source]]`` table per OAI-PMH endpoint::
     prefix = "marc21"           # metadataPrefix (default marc21)
     set = "books"               # optional setSpec
     library = "CENTRAL"         # the library symbol its holdings belong to
-    schedule = "daily"          # optional; read by whoever runs harvests
+    schedule = "daily"          # optional: hourly, daily, weekly, manual, or 30m / 6h / 2d
+
+The coordinator harvests the sources of the file its ``sources`` setting names on
+their schedules (:func:`schedule_seconds`); ``libfed harvest --config`` harvests
+them now, whatever their schedule.
 """
 
 from __future__ import annotations
 
+import math
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +27,28 @@ from typing import Any
 from federation.errors import ConfigError
 
 _KNOWN_KEYS = {"name", "url", "prefix", "set", "library", "schedule"}
+_NAMED_SCHEDULES = {"hourly": 3600.0, "daily": 86400.0, "weekly": 7 * 86400.0, "manual": math.inf}
+_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_PERIOD = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
+
+
+def schedule_seconds(schedule: str | None) -> float | None:
+    """Seconds between harvests for a schedule; None when none is given (the
+    harvesting service's own interval applies), infinity for ``manual``.
+
+    Raises ValueError for anything else, so a typo is caught when the file is read.
+    """
+    if schedule is None:
+        return None
+    named = _NAMED_SCHEDULES.get(schedule.strip().lower())
+    if named is not None:
+        return named
+    found = _PERIOD.match(schedule)
+    if found is None or float(found.group(1)) <= 0:
+        raise ValueError(
+            f"schedule {schedule!r} is not hourly, daily, weekly, manual or a period like 6h"
+        )
+    return float(found.group(1)) * _UNITS[found.group(2) or "s"]
 
 
 @dataclass(slots=True, frozen=True)
@@ -33,6 +61,11 @@ class Source:
     prefix: str = "marc21"
     set_spec: str | None = None
     schedule: str | None = None
+
+    def interval(self, default: float) -> float:
+        """Seconds between automatic harvests of this source (``default`` without a schedule)."""
+        seconds = schedule_seconds(self.schedule)
+        return default if seconds is None else seconds
 
 
 def load_sources(path: Path) -> list[Source]:
@@ -92,6 +125,10 @@ def adhoc_source(
     """A source given on the command line; named after its library by default."""
     if not url.startswith(("http://", "https://")):
         raise ConfigError(f"{where}: url {url!r} is not an http(s) URL")
+    try:
+        schedule_seconds(schedule)
+    except ValueError as error:
+        raise ConfigError(f"{where}: {error}") from None
     return Source(
         name=(name or library).strip(),
         url=url.strip(),
