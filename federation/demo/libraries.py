@@ -57,6 +57,16 @@ LIBRARIES: tuple[LibrarySpec, ...] = (
 )
 
 
+#: Libraries that are not nodes of the network: only their OAI-PMH server is known
+#: to the central library (here a libfed node that never joins, standing in for a
+#: partner's Koha or DSpace), harvested on its schedule from the coordinator's
+#: sources file. Their books are found in the union catalog; they lend outside it.
+PARTNERS: tuple[LibrarySpec, ...] = (
+    LibrarySpec("UNI", "University partner library (OAI-PMH only, not a node)",
+                (Part("loc_general.xml", 40, 70), Part("princeton.xml", 0, 20))),
+)
+
+
 def slice_marcxml(source: Path, start: int | None, stop: int | None, target: Path) -> Path:
     """Write records ``start:stop`` of a MARCXML collection to ``target``."""
     tree = etree.parse(str(source))

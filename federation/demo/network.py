@@ -49,6 +49,8 @@ class FederationRun:
     root: Path
     group: ProcessGroup = field(default_factory=ProcessGroup)
     libraries: dict[str, Library] = field(default_factory=dict)
+    #: Partner libraries: an OAI-PMH server the coordinator harvests, not a node.
+    partners: dict[str, Library] = field(default_factory=dict)
     coordinator_config: Path | None = None
 
     # -- commands ------------------------------------------------------------------
@@ -103,6 +105,24 @@ class FederationRun:
         self.cli("node", "patrons", "import", "--config", path, readers)
         return path
 
+    def add_partner(self, symbol: str, name: str, files: list[Path]) -> Library:
+        """A library known only by its OAI-PMH server: listed in the coordinator's
+        sources file (harvested hourly), never registered as a node."""
+        from node import config as node_config
+
+        path = self.create_node(symbol, name, files)
+        loaded = node_config.load(path)
+        partner = Library(symbol, name, path, oai_url=f"http://{loaded.http_listen}/oai")
+        self.partners[symbol] = partner
+        sources = self.coordinator_config.parent / "partners.toml"
+        sources.write_text("".join(
+            f'[[source]]\nname = "{p.symbol}"\nurl = "{p.oai_url}"\nlibrary = "{p.symbol}"\n'
+            f'schedule = "hourly"\n\n' for p in self.partners.values()), encoding="utf-8")
+        config = CoordinatorConfig.load(self.coordinator_config)
+        config.sources = sources.name
+        config.write(self.coordinator_config)
+        return partner
+
     def register(self, symbol: str, name: str, path: Path) -> Library:
         """`coordinator add-node` and `node join`."""
         from node import config as node_config
@@ -136,13 +156,14 @@ class FederationRun:
     def start_nodes(self) -> None:
         """Start every node at once, then wait until each one listens."""
         waiting = []
-        for library in self.libraries.values():
+        for library in [*self.libraries.values(), *self.partners.values()]:
             log = library.config.parent / "node.log"
             process = self.group.start(library.process, ["node", "serve", "--config",
                                                          str(library.config)], log)
             waiting.append((library, process, log))
         for library, process, log in waiting:
-            wait_for_port(library.grpc_address, process=process, log=log)
+            if library.grpc_address:
+                wait_for_port(library.grpc_address, process=process, log=log)
             wait_for_port(library.oai_url.split("/")[2], process=process, log=log)
 
     def start_coordinator(self) -> None:
@@ -168,7 +189,8 @@ class FederationRun:
             harvested = {s.name for s in status.sources if s.HasField("last_harvest")}
             pending = {s.name for s in status.sources} - harvested
             up = {n.symbol for n in status.nodes if n.up}
-            if set(self.libraries) <= harvested and not pending and set(self.libraries) <= up:
+            everyone = set(self.libraries) | set(self.partners)
+            if everyone <= harvested and not pending and set(self.libraries) <= up:
                 return status
             if time.monotonic() > deadline:
                 raise Unavailable(f"harvest not done after {timeout:g}s: harvested {harvested},"

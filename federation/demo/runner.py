@@ -14,7 +14,7 @@ from rich.table import Table
 
 from federation.cli.request import print_request
 from federation.cli.status import print_status
-from federation.demo.libraries import LIBRARIES, files_for
+from federation.demo.libraries import LIBRARIES, PARTNERS, files_for
 from federation.demo.network import FederationRun
 from federation.demo.script import Story, clusters_held_by_many
 from federation.errors import ConfigError
@@ -48,6 +48,7 @@ def build(run: FederationRun, console: Console) -> None:
     run.init_coordinator(
         free_port(), answer_deadline=600.0, health_interval=5.0, harvest_interval=300.0,
         tick_interval=0.5, availability_timeout=2.0, web_listen=f"127.0.0.1:{web_port}",
+        partner_check_interval=2.0,
     )
     specs = []
     for spec in LIBRARIES:
@@ -56,6 +57,11 @@ def build(run: FederationRun, console: Console) -> None:
         specs.append((spec.symbol, spec.name, files))
     with console.status("creating the nodes, importing their records, registering them…"):
         run.add_libraries(specs)
+    for spec in PARTNERS:
+        files = files_for(spec, run.root / "slices")
+        console.print(f"  {spec.symbol:4} {spec.name}: {len(files)} file(s) of records, "
+                      "harvested from its OAI-PMH server (coordinator sources file)")
+        run.add_partner(spec.symbol, spec.name, files)
     password = run.root / "coordinator" / "staff-password.txt"
     password.write_text(f"{STAFF_PASSWORD}\n", encoding="utf-8")
     run.cli("coordinator", "add-user", "--config", run.coordinator_config, STAFF_USER,
@@ -74,6 +80,9 @@ def where(run: FederationRun, console: Console) -> None:
     for library in run.libraries.values():
         table.add_row(f"node {library.symbol}", library.grpc_address, library.oai_url,
                       str(library.config.parent))
+    for partner in run.partners.values():
+        table.add_row(f"partner {partner.symbol}", "—", partner.oai_url,
+                      str(partner.config.parent))
     console.print(table)
     if web:
         console.print(f"[bold]readers:[/bold] {web}  (library BL, card BL-1001, PIN 1234; "

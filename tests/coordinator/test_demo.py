@@ -25,6 +25,10 @@ def test_the_demo_runs_its_loans_and_stops_every_process(tmp_path):
     assert clusters > 100
     for symbol in ("LOC", "BL", "DNB", "GWU", "PUL", "RSL", "NLR"):
         assert (run / symbol.lower() / "holdings.sqlite").exists()
+    # The partner library is no node: its records came from its OAI-PMH server,
+    # harvested from the coordinator's sources file.
+    assert re.search(r"partner UNI", out)
+    assert 'name = "UNI"' in (run / "coordinator" / "partners.toml").read_text()
     # Every address the demo printed is closed again.
     addresses = set(re.findall(r"127\.0\.0\.1:(\d+)", out))
     assert len(addresses) >= 8
