@@ -9,6 +9,8 @@ payload neither reader accepts is quarantined with the reason and its XML.
 
 from __future__ import annotations
 
+from functools import partial
+
 from lxml import etree
 
 from federation.catalog.model import HarvestedRecord, QuarantinedRecord
@@ -37,7 +39,16 @@ def convert(record: OaiRecord) -> HarvestedRecord | QuarantinedRecord:
             )
     except Exception as error:  # noqa: BLE001 - any reader failure quarantines the record
         return QuarantinedRecord(record.identifier, _reason(error), raw)
+    if parsed.schema != "dc":
+        # The record would otherwise hold its element, and with it the whole page's
+        # tree, until the page is committed; its raw form can come from the bytes.
+        parsed.defer_raw(partial(_raw_from_xml, raw))
     return HarvestedRecord(record.identifier, record.datestamp, parsed, raw)
+
+
+def _raw_from_xml(xml: bytes):
+    """The pymarc record of a harvested MARCXML payload (built only when asked for)."""
+    return record_from_marcxml(xml).raw
 
 
 def payload_kind(payload: etree._Element) -> str:
