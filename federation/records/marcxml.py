@@ -113,62 +113,13 @@ def read_element(
     """:func:`to_pymarc`, plus the record's fields by tag (what the normalizers index).
 
     Raises RecordError for a field without a tag or a subfield without a code:
-    such a record cannot be written back faithfully. This loop is the hot path
-    of MARCXML reading (once per element and subfield), hence the plain code:
-    lxml builds a new tag string on every ``.tag``, so subfields are recognised
-    by set membership, indicator pairs come from a dict keyed by the raw
-    attribute values, and the tag index is filled as the fields are made
-    instead of in a second pass; the subfield loop and the data field's slots
-    are written out (a call per subfield or field costs a few percent).
+    such a record cannot be written back faithfully.
     """
-    leader = None
-    fields: list[Field] = []
-    append = fields.append
-    by_tag: dict[str, list[Field]] = {}
-    kinds = _KINDS
-    subfield_tags = _SUBFIELD_TAGS
-    pairs = _PAIRS
-    new_subfield = _new_subfield
-    new_field = _new_field
-    for child in element:
-        kind = kinds.get(child.tag) or _kind(child.tag)
-        if kind == "datafield":
-            get = child.get
-            tag = get("tag")
-            if not tag:
-                raise RecordError("datafield without a tag attribute")
-            subfields: list[Subfield] = []
-            add = subfields.append
-            for sub in child:
-                if sub.tag in subfield_tags or _kind(sub.tag) == "subfield":
-                    add(new_subfield(Subfield, (sub.get("code") or _no_code(tag), sub.text or "")))
-            ind1 = get("ind1")
-            ind2 = get("ind2")
-            field = new_field(Field)
-            field.tag = tag = tag.strip()
-            field.data = None
-            field._indicators = pairs.get((ind1, ind2)) or _indicators(ind1, ind2)
-            field.subfields = subfields
-            field.control_field = False
-        elif kind == "controlfield":
-            field = _control_field(child)
-            tag = field.tag
-        else:
-            if kind == "leader":
-                leader = child.text or ""
-            continue
-        append(field)
-        same = by_tag.get(tag)
-        if same is None:
-            by_tag[tag] = [field]
-        else:
-            same.append(field)
-    if not fields:
-        raise RecordError("record has no fields")
+    leader, hint, by_tag, fields = _walk(element, None)
     record = pymarc.Record()
-    record.leader = Leader(_fix_leader(leader) if leader is not None else " " * 24)
+    record.leader = Leader(leader)
     record.fields = fields
-    return record, element.get("format"), by_tag
+    return record, hint, by_tag  # type: ignore[return-value]  # every list built here
 
 
 #: The value :func:`read_selected` gives for a tag it did not build: present, no fields.
@@ -187,8 +138,27 @@ def read_selected(
     count, and it is checked as :func:`read_element` would check it, so a
     record that reads here can always be built whole later (``Record.raw``).
     """
+    leader, hint, by_tag, fields = _walk(element, wanted)
+    return leader, hint, by_tag, len(fields)
+
+
+def _walk(
+    element: etree._Element, wanted: frozenset[str] | None
+) -> tuple[str, str | None, dict[str, Sequence[Field]], list[Field | None]]:
+    """One pass over a ``<record>``: ``(leader, format hint, fields by tag, fields)``.
+
+    Builds every field (``wanted`` None) or only those with a wanted tag; the
+    list holds None for each field not built. This loop is the hot path of
+    MARCXML reading (once per element and subfield), hence the plain code:
+    lxml builds a new tag string on every ``.tag``, so subfields are recognised
+    by set membership, indicator pairs come from a dict keyed by the raw
+    attribute values, the tag index is filled as the fields are made, and the
+    subfield loop and the data field's slots are written out (a call per
+    subfield or field costs a few percent).
+    """
     leader = None
-    count = 0
+    fields: list[Field | None] = []
+    append = fields.append
     by_tag: dict[str, Sequence[Field]] = {}
     kinds = _KINDS
     subfield_tags = _SUBFIELD_TAGS
@@ -202,8 +172,7 @@ def read_selected(
             tag = get("tag")
             if not tag:
                 raise RecordError("datafield without a tag attribute")
-            count += 1
-            if tag not in wanted:
+            if wanted is not None and tag not in wanted:
                 tag = tag.strip()
                 if tag not in wanted:
                     for sub in child:
@@ -213,6 +182,7 @@ def read_selected(
                             _no_code(tag)
                     if tag not in by_tag:
                         by_tag[tag] = _SKIPPED
+                    append(None)
                     continue
             subfields: list[Subfield] = []
             add = subfields.append
@@ -228,33 +198,31 @@ def read_selected(
             field.subfields = subfields
             field.control_field = False
         elif kind == "controlfield":
-            count += 1
             tag = child.get("tag")
             if not tag:
                 raise RecordError("controlfield without a tag attribute")
             tag = tag.strip()
-            if tag not in wanted:
+            if wanted is not None and tag not in wanted:
                 if tag not in by_tag:
                     by_tag[tag] = _SKIPPED
+                append(None)
                 continue
             field = _control_field(child)
+            tag = field.tag
         else:
             if kind == "leader":
                 leader = child.text or ""
             continue
+        append(field)
         same = by_tag.get(tag)
         if same:
             same.append(field)  # type: ignore[attr-defined]  # a list: built here
         else:
             by_tag[tag] = [field]
-    if not count:
+    if not fields:
         raise RecordError("record has no fields")
-    return (
-        _fix_leader(leader) if leader is not None else " " * 24,
-        element.get("format"),
-        by_tag,
-        count,
-    )
+    leader = _fix_leader(leader) if leader is not None else " " * 24
+    return leader, element.get("format"), by_tag, fields
 
 
 def _control_field(element: etree._Element) -> Field:
