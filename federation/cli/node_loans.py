@@ -64,6 +64,7 @@ def register_node_commands(commands: argparse._SubParsersAction) -> None:
         "ship": "lender: the item (or copy) was sent: Loaned / CopyCompleted",
         "receive": "requester: the item arrived: Received",
         "return": "requester: the item was sent back: ShippedReturn",
+        "renew": "requester: ask for a later due date (Renew; the network's policy decides)",
         "checkin": "lender: the item is back on the shelf: LoanCompleted",
         "cancel": "requester: withdraw the request before it was shipped",
     }
@@ -234,7 +235,8 @@ def step_command(args: argparse.Namespace) -> int:
         if step == "cancel":
             return await link.cancel(args.request_id, args.reason)
         action = {"receive": c.REQUESTER_ACTION_RECEIVED,
-                  "return": c.REQUESTER_ACTION_SHIPPED_RETURN}[step]
+                  "return": c.REQUESTER_ACTION_SHIPPED_RETURN,
+                  "renew": c.REQUESTER_ACTION_RENEW}[step]
         return await link.report_requester(args.request_id, action, args.reason)
 
     try:

@@ -32,6 +32,10 @@ class CoordinatorConfig:
     #: unless it is down when this much time has passed. Three days, as ReShare's
     #: stale-request timer.
     answer_deadline: float = 3 * 24 * 3600.0
+    #: Renewals a requester may ask for on one loan (ISO 18626 Renew), each moving
+    #: the due date ``renewal_period`` seconds past the later of now and the old date.
+    max_renewals: int = 1
+    renewal_period: float = 21 * 24 * 3600.0
     #: How long the availability round waits for each node.
     availability_timeout: float = 2.0
     #: Timeout of one call to a node (OfferLoan, UpdateLoanStatus).

@@ -86,6 +86,12 @@ def requester_transition(request: LoanRequest, action: Action) -> Status:
         if state in OUT_ON_LOAN and request.last_action is Action.RECEIVED:
             return state
         raise _refuse(request, "ShippedReturn before Received")
+    if action is Action.RENEW:
+        # Only a loan the reader has (received, not yet sent back) and the lender has
+        # not recalled; an overdue one may still be renewed, and is Loaned again.
+        if state in (Status.LOANED, Status.OVERDUE) and request.last_action is Action.RECEIVED:
+            return Status.LOANED
+        raise _refuse(request, "Renew")
     raise FailedPrecondition(f"{action} is not supported by this coordinator")
 
 

@@ -207,6 +207,8 @@ class LoanRequest:
     created: float = field(default_factory=now)
     updated: float = field(default_factory=now)
     supplied_time: float | None = None
+    #: Renewals granted so far (the coordinator's renewal policy caps them).
+    renewals: int = 0
     rota: list[RotaEntry] = field(default_factory=list)
     history: list[StatusEvent] = field(default_factory=list)
 
@@ -241,6 +243,7 @@ class LoanRequest:
             "patron_ref": self.patron_ref if with_patron else "",
             "last_requester_action": self.last_action and str(self.last_action),
             "due_time": iso(self.due_time),
+            "renewals": self.renewals,
             "answer_deadline": iso(self.deadline_at),
             "note": self.note,
             "created": iso(self.created),

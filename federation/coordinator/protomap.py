@@ -86,6 +86,7 @@ def request_to_proto(request: LoanRequest, *, with_patron: bool) -> pb.LoanReque
         patron_ref=request.patron_ref if with_patron else "",
         last_requester_action=action_to_proto(request.last_action),
         note=request.note,
+        renewals=request.renewals,
     )
     for field, value in (
         ("needed_before", request.needed_before),

@@ -10,12 +10,13 @@ it through UpdateLoanStatus.
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from federation.coordinator import lifecycle
 from federation.coordinator.model import Action, LoanRequest, Outcome, Status, now
 from federation.coordinator.service import _event
-from federation.errors import InvalidArgument, PermissionDenied
+from federation.errors import FailedPrecondition, PermissionDenied
 
 if TYPE_CHECKING:
     from federation.coordinator.service import LoanService
@@ -82,12 +83,30 @@ async def report_supplier(
     return await service.store.request(request_id)
 
 
+def _renew(service: LoanService, request: LoanRequest, at: float) -> str:
+    """Grant a renewal by the network's policy (Timing.max_renewals, renewal_period).
+
+    The central library sets the renewal rules for the whole network, as it sets
+    the answer deadline; the lender is told the new due date (UpdateLoanStatus
+    Renew), and its node moves the copy's due date.
+    """
+    timing = service.timing
+    if request.renewals >= timing.max_renewals:
+        raise FailedPrecondition(
+            f"request {request.request_id} was renewed {request.renewals} time(s); the network "
+            f"allows {timing.max_renewals}: return the item or ask the lender"
+        )
+    request.renewals += 1
+    request.due_time = max(at, request.due_time or at) + timing.renewal_period
+    request.status = Status.LOANED
+    until = datetime.fromtimestamp(request.due_time, UTC).strftime("%Y-%m-%d")
+    return f"renewed until {until} ({request.renewals} of {timing.max_renewals})"
+
+
 async def report_requester(
     service: LoanService, caller: str, request_id: str, action: Action, note: str = ""
 ) -> LoanRequest:
-    """The requesting library received, returned or cancelled."""
-    if action is Action.RENEW:
-        raise InvalidArgument("renewals are not supported yet; ask the lender directly")
+    """The requesting library received, returned, cancelled or asked for a renewal."""
     async with service.locks(request_id):
         request = await service.store.request(request_id, full=False)
         if caller != request.requester:
@@ -98,7 +117,11 @@ async def report_requester(
         request.updated = at
         entries = []
         deliveries = []
-        if action is Action.CANCEL:
+        if action is Action.RENEW:
+            note = _renew(service, request, at) + (f"; {note}" if note else "")
+            deliveries.append((request.attempt, request.lender, str(Status.LOANED), str(action),
+                               request.due_time, note))
+        elif action is Action.CANCEL:
             request.status, request.deadline_at = after, None
             entry = request.current_entry()
             if entry is not None and entry.outcome in (Outcome.OFFERED, Outcome.WILL_SUPPLY):

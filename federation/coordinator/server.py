@@ -87,7 +87,8 @@ class CoordinatorServer:
         self.gateway = NodeGateway(config.secret, call_timeout=config.call_timeout,
                                    attempts=config.call_attempts, backoff=config.retry_backoff)
         self.registry = NodeRegistry(self.store, config.secret, self.catalog)
-        timing = Timing(answer_deadline=config.answer_deadline,
+        timing = Timing(max_renewals=config.max_renewals, renewal_period=config.renewal_period,
+                        answer_deadline=config.answer_deadline,
                         availability_timeout=config.availability_timeout)
         self.loans = LoanService(self.store, self.catalog, self.gateway, timing)
         self.server = grpc.aio.server()

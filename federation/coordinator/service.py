@@ -57,6 +57,8 @@ class Timing:
     answer_deadline: float = 3 * 24 * 3600.0
     availability_timeout: float = 2.0
     loan_period: float = 28 * 24 * 3600.0
+    max_renewals: int = 1
+    renewal_period: float = 21 * 24 * 3600.0
 
 
 class KeyedLocks:

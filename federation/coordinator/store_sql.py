@@ -69,12 +69,16 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE nodes ADD COLUMN token_generation INTEGER NOT NULL DEFAULT 0;
     """,
+    # version 3: renewals granted on a loan (requester action Renew).
+    """
+    ALTER TABLE requests ADD COLUMN renewals INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 
 REQUEST_COLUMNS = (
     "request_id, requester, idempotency_key, patron_ref, service_type, status, cluster_id, isbn,"
     " title, pickup_location, needed_before, note, lender, attempt, routed, last_action, due_time,"
-    " deadline_at, created, updated, supplied_time"
+    " deadline_at, created, updated, supplied_time, renewals"
 )
 
 
@@ -109,7 +113,7 @@ def request_from_row(row: sqlite3.Row) -> LoanRequest:
         attempt=row["attempt"], routed=bool(row["routed"]),
         last_action=Action(row["last_action"]) if row["last_action"] else None,
         due_time=row["due_time"], deadline_at=row["deadline_at"], created=row["created"],
-        updated=row["updated"], supplied_time=row["supplied_time"],
+        updated=row["updated"], supplied_time=row["supplied_time"], renewals=row["renewals"],
     )
 
 
@@ -118,7 +122,7 @@ def request_values(r: LoanRequest) -> tuple:
         r.request_id, r.requester, r.idempotency_key, r.patron_ref, str(r.service_type),
         str(r.status), r.cluster_id, r.isbn, r.title, r.pickup_location, r.needed_before, r.note,
         r.lender, r.attempt, int(r.routed), r.last_action and str(r.last_action), r.due_time,
-        r.deadline_at, r.created, r.updated, r.supplied_time,
+        r.deadline_at, r.created, r.updated, r.supplied_time, r.renewals,
     )
 
 
@@ -136,7 +140,7 @@ def migrate(db: sqlite3.Connection) -> None:
 def save_transition(db, request: LoanRequest, events, entries, deliveries, lending, new: bool) -> None:
     verb = "INSERT" if new else "REPLACE"
     db.execute(
-        f"{verb} INTO requests ({REQUEST_COLUMNS}) VALUES ({', '.join('?' * 21)})",
+        f"{verb} INTO requests ({REQUEST_COLUMNS}) VALUES ({', '.join('?' * 22)})",
         request_values(request),
     )
     if entries:

@@ -156,3 +156,36 @@ async def test_the_network_status_counts_what_happened(network):
     assert lending["LIB_A"] == (1, 0) and lending["BRANCH"] == (0, 1)
     assert all(node.up for node in status.nodes)
     assert open_one.status == c.LOAN_STATUS_WILL_SUPPLY
+
+
+async def test_a_reader_renews_once_by_the_network_policy_and_the_lender_is_told(network):
+    """Renew (ISO 18626): the coordinator grants it by the central library's rules
+    (one renewal, 21 days past the later of now and the old due date), an overdue
+    loan is Loaned again, and the lender's node hears the new due date."""
+    from google.protobuf.timestamp_pb2 import Timestamp
+
+    branch, lib_a = network.link("BRANCH"), network.link("LIB_A")
+    request = await branch.submit("p-reader9", cluster_id="c-1")
+    with pytest.raises(FailedPrecondition):  # nothing to renew before it is shipped
+        await branch.report_requester(request.request_id, c.REQUESTER_ACTION_RENEW)
+    due = Timestamp()
+    due.FromSeconds(1_000_000_000)  # long past: the loan is overdue at the next tick
+    await lib_a.report_supplier(request.request_id, c.LOAN_STATUS_LOANED, due_time=due)
+    await branch.report_requester(request.request_id, c.REQUESTER_ACTION_RECEIVED)
+    with pytest.raises(PermissionDenied):  # only the requester may ask
+        await lib_a.report_requester(request.request_id, c.REQUESTER_ACTION_RENEW)
+    renewed = await branch.report_requester(request.request_id, c.REQUESTER_ACTION_RENEW)
+    assert renewed.status == c.LOAN_STATUS_LOANED and renewed.renewals == 1
+    days = (renewed.due_time.seconds - renewed.update_time.seconds) / 86400
+    assert 20.9 < days < 21.1
+    assert "renewed until" in renewed.history[-1].note
+    with pytest.raises(FailedPrecondition, match="allows 1"):
+        await branch.report_requester(request.request_id, c.REQUESTER_ACTION_RENEW)
+    await network.settle()
+    told = network.libraries["LIB_A"].calls("UpdateLoanStatus")[-1]
+    assert told.action == c.REQUESTER_ACTION_RENEW
+    assert told.due_time.seconds == renewed.due_time.seconds
+    # The way home is unchanged: ShippedReturn, then the lender's checkin.
+    await branch.report_requester(request.request_id, c.REQUESTER_ACTION_SHIPPED_RETURN)
+    done = await lib_a.report_supplier(request.request_id, c.LOAN_STATUS_LOAN_COMPLETED)
+    assert done.status == c.LOAN_STATUS_LOAN_COMPLETED
