@@ -195,6 +195,20 @@ class CoordinatorBackend:
             self.loans, patron.library, request_id, Action.CANCEL, note="cancelled by the reader"
         )
 
+    async def renew_request(self, request_id: str, patron: PatronIdentity):
+        return await report_requester(
+            self.loans, patron.library, request_id, Action.RENEW, note="asked by the reader"
+        )
+
+    def can_renew(self, loan) -> bool:
+        """Whether the reader's Renew button applies: the loan is with the reader and the
+        network's renewal limit is not reached (the coordinator checks again)."""
+        return (
+            str(loan.status) in ("Loaned", "Overdue")
+            and loan.last_action is Action.RECEIVED
+            and loan.renewals < self.loans.timing.max_renewals
+        )
+
     # -- staff -----------------------------------------------------------------
 
     async def nodes(self) -> list:

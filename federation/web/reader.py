@@ -49,6 +49,7 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_post("/my/signout", sign_out, name="signout")
     router.add_get("/my/{request_id}", my_request, name="my_request")
     router.add_post("/my/{request_id}/cancel", cancel, name="cancel")
+    router.add_post("/my/{request_id}/renew", renew, name="renew")
 
 
 def build_query(words: str, filters: dict[str, str]) -> str:
@@ -227,7 +228,19 @@ async def _own_request(request: web.Request):
 async def my_request(request: web.Request) -> web.Response:
     backend, _, loan = await _own_request(request)
     names = await _library_names(backend)
-    return render(request, "my_request.html", loan=loan, cancellable=CANCELLABLE, names=names)
+    return render(request, "my_request.html", loan=loan, cancellable=CANCELLABLE, names=names,
+                  renewable=backend.can_renew(loan))
+
+
+async def renew(request: web.Request) -> web.Response:
+    backend, patron, loan = await _own_request(request)
+    try:
+        await backend.renew_request(loan.request_id, patron)
+    except FailedPrecondition:
+        flash(request, "cannot_renew", "warning")
+    else:
+        flash(request, "request_renewed", "success")
+    raise web.HTTPSeeOther(f"/my/{loan.request_id}")
 
 
 async def cancel(request: web.Request) -> web.Response:

@@ -187,6 +187,22 @@ class LiveFederation:
 
         self.run(ship())
 
+    def receive(self, request_id: str) -> None:
+        """The requesting library's staff hand the book to the reader: Received."""
+        from libfed.v1 import common_pb2
+
+        loan = self.request(request_id)
+
+        async def receive() -> None:
+            link = CoordinatorLink(f"127.0.0.1:{self.coordinator.port}",
+                                   self.tokens[loan.requester], loan.requester)
+            try:
+                await link.report_requester(request_id, common_pb2.REQUESTER_ACTION_RECEIVED)
+            finally:
+                await link.close()
+
+        self.run(receive())
+
     # -- finding things to ask for -------------------------------------------------------
 
     def works(self) -> list[dict]:

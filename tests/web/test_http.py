@@ -224,6 +224,30 @@ async def test_a_reader_can_say_when_the_book_stops_being_of_use(live):
     assert loan.needed_before == datetime(2099, 12, 31, tzinfo=UTC).timestamp()
 
 
+async def test_a_reader_renews_a_loan_once_from_its_page(live):
+    others = [w for w in live.works() if "TVER" not in w["libraries"] and w["title"]]
+    work = sorted(others, key=lambda w: (len(w["libraries"]), w["title"]))[1]
+    url = f"{live.url}/record/{work['cluster_id']}"
+    async with client() as reader:
+        await sign_in(reader, live, "TVER", "TVER1001", "4321")
+        token = await token_of(reader, url)
+        async with reader.post(f"{url}/request", data={"csrf_token": token}) as response:
+            page = str(response.url)
+        request_id = page.rsplit("/", 1)[-1]
+        async with reader.get(page) as response:
+            assert "/renew" not in await response.text()  # not shipped yet
+        live.ship(request_id)
+        live.receive(request_id)
+        before = live.request(request_id).due_time
+        token = await token_of(reader, page)
+        async with reader.post(f"{page}/renew", data={"csrf_token": token}) as response:
+            html = await response.text()
+        assert live.request(request_id).renewals == 1
+        assert live.request(request_id).due_time > before
+        assert "/renew" not in html  # the network allows one renewal
+        assert "Срок продлён" in html or "Renewed" in html
+
+
 async def test_a_facet_narrows_the_results(live):
     async with client() as session:
         async with session.get(f"{live.url}/?q=1879") as response:
