@@ -66,6 +66,7 @@ def register_node_commands(commands: argparse._SubParsersAction) -> None:
         "return": "requester: the item was sent back: ShippedReturn",
         "renew": "requester: ask for a later due date (Renew; the network's policy decides)",
         "checkin": "lender: the item is back on the shelf: LoanCompleted",
+        "recall": "lender: ask for the item back before its due date: Recalled",
         "cancel": "requester: withdraw the request before it was shipped",
     }
     for name, text in helps.items():
@@ -231,6 +232,9 @@ def step_command(args: argparse.Namespace) -> int:
                                               note=args.reason)
         if step == "checkin":
             return await link.report_supplier(args.request_id, c.LOAN_STATUS_LOAN_COMPLETED,
+                                              attempt=attempt, note=args.reason)
+        if step == "recall":
+            return await link.report_supplier(args.request_id, c.LOAN_STATUS_RECALLED,
                                               attempt=attempt, note=args.reason)
         if step == "cancel":
             return await link.cancel(args.request_id, args.reason)

@@ -92,6 +92,14 @@ def test_a_loan_from_request_to_completion(federation, works):
     assert request["status"] == "WillSupply" and lender in {"LOC", "DNB"}
     assert node(federation, lender, "ship", rid)["status"] == "Loaned"
     assert node(federation, "BL", "receive", rid)["last_requester_action"] == "Received"
+    due = show(federation, rid)["due_time"]
+    renewed = node(federation, "BL", "renew", rid)
+    assert renewed["status"] == "Loaned" and renewed["renewals"] == 1
+    assert show(federation, rid)["due_time"] > due
+    # The lender needs it back: Recalled, and a recalled loan is not renewed.
+    assert node(federation, lender, "recall", rid, "--reason", "wanted here")["status"] == "Recalled"
+    with pytest.raises(CommandFailed, match="Renew"):
+        node(federation, "BL", "renew", rid)
     node(federation, "BL", "return", rid)
     assert node(federation, lender, "checkin", rid)["status"] == "LoanCompleted"
     shown = show(federation, rid)
