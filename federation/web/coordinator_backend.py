@@ -230,15 +230,11 @@ class CoordinatorBackend:
         """Share of library A's clusters that library B holds too (cached a minute)."""
         if self._overlap and time.monotonic() - self._overlap[0] < self._overlap_ttl:
             return self._overlap[1], self._overlap[2]
-        held: dict[str, int] = defaultdict(int)
-        both: dict[tuple[str, str], int] = defaultdict(int)
-        async for cluster in self.catalog.dump():
-            libraries = sorted({m["library"] for m in cluster["members"]})
-            for a in libraries:
-                held[a] += 1
-                for b in libraries:
-                    both[a, b] += 1
+        held, shared = await self.catalog.overlap()
         names = sorted(held)
-        shares = {a: {b: both[a, b] / held[a] for b in names} for a in names}
+        shares = {
+            a: {b: (1.0 if a == b else shared.get((a, b), 0) / held[a]) for b in names}
+            for a in names
+        }
         self._overlap = (time.monotonic(), names, shares)
         return names, shares

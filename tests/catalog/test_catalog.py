@@ -257,3 +257,26 @@ async def test_a_crowded_title_key_reads_only_the_newest_candidates(catalog, mon
     clusters = await members(catalog)
     assert len(clusters) == 5
     assert {("S4", book.id), ("LATE", book.id)} in clusters
+
+
+async def test_overlap_counts_works_held_per_library_and_in_common(catalog):
+    """The staff overlap matrix's numbers, counted by the database, agree with a walk
+    over every cluster."""
+    await feed_rsl_pairs(catalog)
+    nlr = source("nlr", "NLR")
+    await catalog.commit_page(nlr, [harvested(one(RSL / "NLR005177748.mrc"), nlr)], [], [])
+    loc = source("loc", "DLC")
+    await catalog.commit_page(loc, [harvested(r, loc) for r in read(DEMO / "loc_general.xml")],
+                              [], [])
+    held, shared = await catalog.overlap()
+    walked_held: dict[str, int] = {}
+    walked_shared: dict[tuple[str, str], int] = {}
+    async for cluster in catalog.dump():
+        libraries = sorted({m["library"] for m in cluster["members"]})
+        for a in libraries:
+            walked_held[a] = walked_held.get(a, 0) + 1
+            for b in libraries:
+                if a != b:
+                    walked_shared[a, b] = walked_shared.get((a, b), 0) + 1
+    assert held == walked_held and shared == walked_shared
+    assert shared[("RGB", "RGB-R")] == 3 and held["DLC"] > 50

@@ -208,6 +208,23 @@ class SearchReader:
         async with self._reader.execute(sql, (pk,)) as cursor:
             return [Holding(*row) for row in await cursor.fetchall()]
 
+    async def overlap(self) -> tuple[dict[str, int], dict[tuple[str, str], int]]:
+        held: dict[str, int] = {}
+        async with self._reader.execute(
+            "SELECT library, count(*) FROM cluster_libraries GROUP BY library"
+        ) as cursor:
+            for library, count in await cursor.fetchall():
+                held[library] = count
+        shared: dict[tuple[str, str], int] = {}
+        async with self._reader.execute(
+            "SELECT a.library, b.library, count(*) FROM cluster_libraries a"
+            " JOIN cluster_libraries b ON b.cluster_pk = a.cluster_pk AND b.library > a.library"
+            " GROUP BY a.library, b.library"
+        ) as cursor:
+            for first, second, count in await cursor.fetchall():
+                shared[first, second] = shared[second, first] = count
+        return held, shared
+
     async def clusters_for_isbn(self, isbn13: str) -> list[int]:
         sql = "SELECT rowid FROM cluster_search WHERE cluster_search MATCH ? ORDER BY rowid"
         async with self._reader.execute(sql, (f'isbn : "{isbn13}"',)) as cursor:
