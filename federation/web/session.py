@@ -81,18 +81,24 @@ def loads(secret: bytes, value: str | None, *, max_age: int = MAX_AGE) -> dict[s
 
 
 def session_middleware(secret: bytes, *, secure: bool = False):
-    """Loads ``request[SESSION]`` and writes the cookie back when it changed."""
+    """Loads ``request[SESSION]`` and writes the cookie back when it changed.
+
+    The cookie is ``Secure`` when ``secure`` is set, and always when the request
+    itself came over HTTPS: a reader's session must never travel in the clear once
+    the site is served over TLS, whether or not the operator remembered the setting.
+    """
 
     @web.middleware
     async def middleware(request: web.Request, handler):
         session = Session(loads(secret, request.cookies.get(COOKIE)))
         request[SESSION] = session
+        over_tls = secure or request.secure
         try:
             response = await handler(request)
         except web.HTTPException as exc:
-            _store(exc, session, secret, secure)
+            _store(exc, session, secret, over_tls)
             raise
-        _store(response, session, secret, secure)
+        _store(response, session, secret, over_tls)
         return response
 
     return middleware

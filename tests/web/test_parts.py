@@ -116,3 +116,47 @@ def test_redirects_stay_on_the_site(target, expected):
     from federation.web.render import safe_next
 
     assert safe_next(target) == expected
+
+
+async def test_the_session_cookie_is_secure_whenever_the_page_came_over_https(tmp_path):
+    """A real TLS server on loopback: its session cookie says Secure without any
+    setting; the same app over plain HTTP (the demo) does not."""
+    import shutil
+    import ssl
+    import subprocess
+
+    import aiohttp
+    from aiohttp import web
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make a test certificate")
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+
+    async def touch(request: web.Request) -> web.Response:
+        request[session.SESSION].set("seen", 1)
+        return web.Response(text="ok")
+
+    app = web.Application(middlewares=[session.session_middleware(SECRET)])
+    app.router.add_get("/", touch)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    tls = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=context)
+    plain = web.TCPSite(runner, "127.0.0.1", 0)
+    await tls.start()
+    await plain.start()
+    try:
+        cookies = {}
+        async with aiohttp.ClientSession() as client:
+            for scheme, site in (("https", tls), ("http", plain)):
+                port = site._server.sockets[0].getsockname()[1]
+                async with client.get(f"{scheme}://127.0.0.1:{port}/", ssl=False) as response:
+                    cookies[scheme] = response.headers["Set-Cookie"]
+    finally:
+        await runner.cleanup()
+    assert "Secure" in cookies["https"] and "HttpOnly" in cookies["https"]
+    assert "Secure" not in cookies["http"]
