@@ -68,9 +68,10 @@ class Record:
     #: How many fields the source record has: the union catalog's measure of
     #: completeness when it picks a cluster's best record (0 for Dublin Core).
     field_count: int = 0
-    #: The source record (see :attr:`raw`), or a function that builds it.
+    #: The source record (see :attr:`raw`), or a function that builds it. An init
+    #: field, so that ``dataclasses.replace`` keeps it.
     _raw: pymarc.Record | Callable[[], pymarc.Record] | None = field(
-        default=None, init=False, repr=False, compare=False
+        default=None, repr=False, compare=False
     )
 
     @property
