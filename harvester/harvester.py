@@ -106,6 +106,10 @@ class Harvester:
         )
         return summary
 
+    async def record_failure(self, source: Source, message: str) -> None:
+        """Note a failure that happened outside a run on the source (saved if new)."""
+        await self._record_error(source, message)
+
     async def _record_error(self, source: Source, message: str) -> None:
         """Note the failure on the source, saving the source first if it is new."""
         try:

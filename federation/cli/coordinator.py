@@ -58,8 +58,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     change.add_argument("--config", required=True, type=Path, help="coordinator.toml")
     change.add_argument("--symbol", required=True)
     change.add_argument("--name")
-    change.add_argument("--grpc", metavar="HOST:PORT")
-    change.add_argument("--oai", metavar="URL", help="the node's OAI-PMH base URL")
+    change.add_argument("--grpc", metavar="HOST:PORT",
+                        help="until the node's next heartbeat, which reports its own")
+    change.add_argument("--oai", metavar="URL",
+                        help="the node's OAI-PMH base URL (a node with advertise_oai reports its own)")
     change.add_argument("--priority", type=int, help="higher is asked first among equals")
     change.add_argument("--json", action="store_true")
     change.set_defaults(func=set_node_command)

@@ -69,9 +69,9 @@ class PartnerHarvests:
                 summary = await harvester.harvest(source)
             except Exception as error:  # noqa: BLE001 - one bad source must not stop the others
                 log.exception("harvest of %s failed", source.name)
-                await self.catalog.record_error(source.name, f"{type(error).__name__}: {error}")
                 summary = HarvestSummary(source.name, source.library, source.url, source.prefix,
                                          error=f"{type(error).__name__}: {error}")
+                await harvester.record_failure(source, summary.error)
             if summary.ok:
                 self._failed_at.pop(source.name, None)
             else:
@@ -84,6 +84,22 @@ def partner_sources(config: CoordinatorConfig) -> list[Source]:
     """The sources file the config names (none: no partners); ConfigError when bad."""
     path = config.sources_path
     return load_sources(path) if path is not None else []
+
+
+def check_names(partners: list[Source], node_symbols: list[str], path) -> None:
+    """ConfigError when a partner source would share its state with a node's source.
+
+    Two lists under one name would take turns: each harvest would see the other's
+    URL, start over, and remove the other's records at the end of its full list.
+    """
+    from federation.coordinator.registry import node_sources
+    from federation.errors import ConfigError
+
+    taken = {s.name for symbol in node_symbols for s in node_sources(symbol, "http://x")}
+    clash = sorted(s.name for s in partners if s.name in taken)
+    if clash:
+        raise ConfigError(f"{path}: source name(s) {', '.join(clash)} belong to registered "
+                          "nodes' harvest sources; give the partner source another name")
 
 
 def _epoch(stamp: str) -> float:

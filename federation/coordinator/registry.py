@@ -11,7 +11,7 @@ from federation.coordinator import auth
 from federation.coordinator.model import Node, now
 from federation.coordinator.nodes import NodeGateway
 from federation.coordinator.store import CoordinatorStore
-from federation.errors import InvalidArgument, PermissionDenied, Unauthenticated
+from federation.errors import AlreadyExists, InvalidArgument, PermissionDenied, Unauthenticated
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,15 @@ class NodeRegistry:
             raise InvalidArgument(f"{grpc_address!r} is not HOST:PORT")
         if not oai_url.startswith(("http://", "https://")):
             raise InvalidArgument(f"{oai_url!r} is not an http(s) OAI-PMH base URL")
+        if self.catalog is not None:
+            known = {source.name: source for source in await self.catalog.sources()}
+            for source in node_sources(symbol, oai_url):
+                other = known.get(source.name)
+                if other is not None and other.base_url != oai_url:
+                    raise AlreadyExists(
+                        f"a harvest source named {source.name} already exists for "
+                        f"{other.base_url} (a partner library's server?); choose another symbol"
+                    )
         token = auth.node_token(self._secret, symbol)
         node = Node(symbol=symbol, name=name, grpc_address=grpc_address, oai_url=oai_url,
                     priority=priority)
@@ -137,7 +146,11 @@ class NodeRegistry:
             if state is None:
                 await self.register_source(node)
             elif state.base_url != source.url:
+                # Another server: its checkpoint and `from` mean nothing there, so the
+                # next harvest is a full one (which also removes what it no longer lists).
                 state.base_url = source.url
+                state.next_from = state.resumption_token = None
+                state.run_from = state.run_response_date = None
                 await self.catalog.save_source(state)
 
     async def heartbeat(

@@ -22,7 +22,7 @@ from libfed.v1 import coordinator_service_pb2_grpc
 from federation.coordinator import duties
 from federation.coordinator.config import CoordinatorConfig
 from federation.coordinator.nodes import NodeGateway
-from federation.coordinator.partners import PartnerHarvests, partner_sources
+from federation.coordinator.partners import PartnerHarvests, check_names, partner_sources
 from federation.coordinator.registry import NodeRegistry, node_sources
 from federation.coordinator.service import LoanService, Timing
 from federation.coordinator.servicer import CoordinatorServicer
@@ -83,6 +83,14 @@ class CoordinatorServer:
         self.store = await CoordinatorStore.open(config.state_path)
         if self.catalog is None:
             self.catalog = await open_catalog(config)
+        try:
+            check_names(sources, [node.symbol for node in await self.store.nodes()],
+                        config.sources_path)
+        except BaseException:
+            await self.store.close()
+            if self._own_catalog:
+                await self.catalog.close()
+            raise
         self.partners = PartnerHarvests(sources, self.catalog, config.harvest_interval)
         self.gateway = NodeGateway(config.secret, call_timeout=config.call_timeout,
                                    attempts=config.call_attempts, backoff=config.retry_backoff)
@@ -129,8 +137,10 @@ class CoordinatorServer:
             await asyncio.sleep(seconds)
 
     async def _tick(self) -> None:
-        await duties.expire_deadlines(self.loans)
+        # Needed-before first: a request its reader gave up on must not be passed on to
+        # the next lender by an answer deadline that ran out at the same time.
         await duties.give_up_past_need(self.loans)
+        await duties.expire_deadlines(self.loans)
         await duties.mark_overdue(self.loans)
         # A request left in RequestReceived with nobody working on it (e.g. a failed
         # advance) is picked up again here.

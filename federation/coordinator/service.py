@@ -201,6 +201,11 @@ class LoanService:
     async def _drive(self, request: LoanRequest) -> None:
         """Offer lender after lender until one answers or the rota ends (lock held)."""
         while request.status is Status.REQUEST_RECEIVED:
+            if request.needed_before is not None and request.needed_before <= now():
+                from federation.coordinator.duties import end_past_need
+
+                await end_past_need(self, request)
+                return
             if not request.routed:
                 await self._route(request)
                 await self._save(request, entries=request.rota, events=[

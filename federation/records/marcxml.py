@@ -260,12 +260,13 @@ def stream_records(data: bytes) -> Iterator[etree._Element]:
         huge_tree=True,
     )
     for _, element in events:
-        if element.tag.startswith(_OAI):
-            continue
-        yield element
+        if not element.tag.startswith(_OAI):
+            yield element
         # Free what is done: every earlier sibling (this record goes at the next
         # one). Not element.clear(): a Record whose raw fields are built on first
         # use holds its element, which lives on, detached, until that Record goes.
+        # In an OAI-PMH envelope the MARC record is alone in its <metadata>, so the
+        # OAI <record> around it is what frees its earlier siblings.
         parent = element.getparent()
         if parent is not None:
             while element.getprevious() is not None:

@@ -91,6 +91,16 @@ class Record:
     def raw(self, value: pymarc.Record | None) -> None:
         self._raw = value
 
+    def __getstate__(self) -> list[Any]:
+        """Pickling builds a deferred raw record first: its builder (a function of
+        an lxml element) cannot cross a process boundary, the record can."""
+        self.raw  # noqa: B018 - builds and keeps it
+        return [getattr(self, name) for name in self.__dataclass_fields__]
+
+    def __setstate__(self, state: list[Any]) -> None:
+        for name, value in zip(self.__dataclass_fields__, state, strict=True):
+            object.__setattr__(self, name, value)
+
     def defer_raw(self, build: Callable[[], pymarc.Record]) -> None:
         """Let :attr:`raw` be built by ``build`` when somebody first asks for it."""
         self._raw = build

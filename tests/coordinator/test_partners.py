@@ -7,9 +7,10 @@ import time
 
 import pytest
 
+from federation.catalog.model import SourceState
 from federation.coordinator.config import CoordinatorConfig
 from federation.coordinator.server import CoordinatorServer
-from federation.errors import ConfigError
+from federation.errors import AlreadyExists, ConfigError
 from tests.conftest import free_port
 from tests.harvester.conftest import OAI_FIXTURES
 from tests.harvester.oai_server import OaiServer, PagedRepository, records_from
@@ -88,3 +89,24 @@ async def test_a_bad_schedule_stops_the_coordinator_with_the_file_and_source_nam
     """)
     with pytest.raises(ConfigError, match=r"partners.toml: \[\[source\]\] #1: schedule"):
         await CoordinatorServer(config).start()
+
+
+async def test_a_partner_cannot_take_a_node_sources_name(tmp_path):
+    config = _coordinator(tmp_path, """
+        [[source]]
+        name = "KOHA"
+        url = "http://127.0.0.1:1/oai"
+        library = "KOHA"
+    """)
+    coordinator = await CoordinatorServer(config, harvest=False).start()
+    try:  # the partner's source exists: a node may not register under its name
+        await coordinator.catalog.save_source(SourceState("KOHA", "KOHA", "http://127.0.0.1:1/oai"))
+        with pytest.raises(AlreadyExists, match="partner"):
+            await coordinator.registry.add_node("KOHA", "Koha", "127.0.0.1:5", "http://10.0.0.1/oai")
+        await coordinator.registry.add_node("KOHA2", "Koha 2", "127.0.0.1:5", "http://10.0.0.1/oai")
+    finally:
+        await coordinator.stop(grace=0)
+    (tmp_path / "central" / "partners.toml").write_text(
+        '[[source]]\nname = "KOHA2:rusmarc"\nurl = "http://127.0.0.1:1/oai"\nlibrary = "K"\n')
+    with pytest.raises(ConfigError, match="KOHA2:rusmarc"):
+        await CoordinatorServer(config, harvest=False).start()

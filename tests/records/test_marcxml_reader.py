@@ -7,6 +7,8 @@ these stories pin down the odd exports that those shortcuts must not change.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from lxml import etree
 
 from federation.errors import RecordError
@@ -122,3 +124,23 @@ def test_a_skipped_field_is_still_checked():
     results = list(iter_bytes(broken))
     assert isinstance(results[1], RecordError)
     assert "subfield without a code in field 500" in results[1].reason
+
+
+def test_a_record_read_from_marcxml_crosses_a_process_boundary(fixtures):
+    import pickle
+
+    record = next(iter_file(fixtures / "records" / "demo" / "loc_general.xml"))
+    copy = pickle.loads(pickle.dumps(record))
+    assert copy == record and copy.raw.as_marc() == record.raw.as_marc()
+
+
+def test_records_in_an_oai_pmh_envelope_are_freed_as_they_are_read():
+    from federation.records.marcxml import stream_records
+
+    page = Path(__file__).parent.parent / "fixtures" / "oai" / "xbib-zdb-oai-marc.xml"
+    elements = stream_records(page.read_bytes())
+    last, count = None, 0
+    for last in elements:  # noqa: B007 - the last one shows what is left of the tree
+        count += 1
+    left = sum(1 for _ in last.getroottree().getroot().iter())
+    assert count == 50 and left < 300  # the envelope and the last record, not all 50
