@@ -233,21 +233,30 @@ class _Run:
 
         Servers that keep no deletions (deletedRecord "no" or "transient") just
         stop listing a withdrawn record; only a full list shows that it is gone.
-        A list with no records at all removes nothing: that is a broken server
-        far more often than an emptied library.
+        Two guards, because a server that cuts its list short looks the same: a
+        list with no records removes nothing, and a list that would lose more
+        records than it still has removes nothing unless an operator asked for
+        this run (``--full``). Both say so in the log.
         """
         listed = {r.oai_identifier for r in records} | set(deleted)
         listed |= {q.oai_identifier for q in quarantined}
-        gone = [oai for oai in await self.harvester.catalog.unlisted_records(self.state)
-                if oai not in listed]
-        seen = self.summary.records + self.summary.quarantined + len(records) + len(quarantined)
-        if gone and seen == 0:
-            log.warning("%s: the server listed no records at all; keeping the %d in the catalog",
-                        self.source.name, len(gone))
+        unlisted = await self.harvester.catalog.unlisted_records(self.state)
+        gone = [oai for oai in unlisted if oai not in listed]
+        if not gone:
             return []
-        if gone:
-            log.info("%s: removing %d records the server no longer lists",
-                     self.source.name, len(gone))
+        stored = await self.harvester.catalog.get_source(self.source.name)
+        # Stamped by this run's earlier pages (counted from the catalog, so a resumed
+        # run counts the pages committed before it was killed), plus this last page.
+        seen = (stored.records if stored else 0) - len(unlisted) + len(listed)
+        if seen <= 0 or (len(gone) > seen and not self.summary.full):
+            log.warning(
+                "%s: the list had %d records but %d stored ones were missing from it; "
+                "keeping them (a server cutting its list short?) - run with --full to remove "
+                "them if the library really withdrew them", self.source.name, max(seen, 0),
+                len(gone),
+            )
+            return []
+        log.info("%s: removing %d records the server no longer lists", self.source.name, len(gone))
         return gone
 
     async def _granularity(self) -> str:

@@ -131,6 +131,10 @@ class LoanService:
         if not submission.patron_ref:
             raise InvalidArgument("a patron reference is required")
         if submission.needed_before is not None and submission.needed_before <= now():
+            # A retry of a request made in time still gets its request back.
+            existing = await self.store.request_by_key(caller, submission.idempotency_key)
+            if existing is not None:
+                return existing
             raise InvalidArgument("needed_before is already past: no library could supply in time")
         cluster_id, title = await self._resolve(submission)
         request = LoanRequest(

@@ -343,3 +343,27 @@ async def test_a_full_list_with_nothing_in_it_removes_nothing(
         full, _ = await _harvest(db, server.url, full=True)
     assert full.ok and (full.records, full.unlisted) == (0, 0)
     assert len(stored_ids(db)) == 10
+
+
+async def test_a_list_cut_short_removes_nothing_unless_an_operator_asks(
+    tmp_path: Path, dnb_records: list[StoredRecord]
+):
+    """A server that suddenly lists a third of its records (a broken index, a filter
+    glitch) must not empty the catalog on an automatic full run; --full confirms."""
+    repository = PagedRepository(dnb_records[:30], page_size=7)
+    db = tmp_path / "c.db"
+    async with OaiServer(repository) as server:
+        await _harvest(db, server.url)
+        for record in dnb_records[10:30]:
+            del repository.records[record.identifier]
+        moved = adhoc_source(server.url + "?", "DNB", prefix="marc21")  # the URL changed
+        catalog = await UnionCatalog.open(db)
+        try:
+            changed = await Harvester(catalog, FAST).harvest(moved)
+        finally:
+            await catalog.close()
+        assert changed.ok
+        assert changed.records == 10 and changed.unlisted == 0 and len(stored_ids(db)) == 30
+        confirmed, _ = await _harvest(db, server.url, full=True)
+    assert confirmed.ok and confirmed.unlisted == 20
+    assert {r.identifier for r in dnb_records[:10]} <= stored_ids(db)
