@@ -14,7 +14,7 @@ from functools import partial
 from lxml import etree
 
 from federation.catalog.model import HarvestedRecord, QuarantinedRecord
-from federation.records import record_from_dc, record_from_marcxml
+from federation.records import marc_from_marcxml, record_from_dc, record_from_marcxml
 from harvester.page import OaiRecord
 
 DC_NS = "http://purl.org/dc/elements/1.1/"
@@ -42,13 +42,8 @@ def convert(record: OaiRecord) -> HarvestedRecord | QuarantinedRecord:
     if parsed.schema != "dc":
         # The record would otherwise hold its element, and with it the whole page's
         # tree, until the page is committed; its raw form can come from the bytes.
-        parsed.defer_raw(partial(_raw_from_xml, raw))
+        parsed.defer_raw(partial(marc_from_marcxml, raw))
     return HarvestedRecord(record.identifier, record.datestamp, parsed, raw)
-
-
-def _raw_from_xml(xml: bytes):
-    """The pymarc record of a harvested MARCXML payload (built only when asked for)."""
-    return record_from_marcxml(xml).raw
 
 
 def payload_kind(payload: etree._Element) -> str:

@@ -13,6 +13,7 @@ from federation.records.reader import (
     detect_schema,
     iter_bytes,
     iter_file,
+    marc_from_marcxml,
     normalize,
     record_from_marcxml,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "detect_schema",
     "iter_bytes",
     "iter_file",
+    "marc_from_marcxml",
     "normalize",
     "record_from_dc",
     "record_from_marcxml",

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import re
 
-import pymarc
-
 from federation.records import text
 from federation.records.fields import Fields, sub, subs
 from federation.records.model import Record
@@ -36,7 +34,7 @@ _OCLC = re.compile(r"^\(OCoLC\)\s*(?:ocm|ocn|on)?\s*0*(\d+)", re.IGNORECASE)
 
 
 #: Every tag :func:`from_fields` reads: a reader may skip building the others.
-#: (tests/records/test_normalize.py checks the MARCXML fast path against it.)
+#: (tests/records/test_marcxml_reader.py checks the MARCXML fast path against it.)
 TAGS = frozenset({
     "001", "008", "010", "020", "022", "035", "041", "100", "110", "111", "130", "210",
     "222", "240", "242", "245", "246", "250", "260", "264", "300", "600", "610", "611",
@@ -44,16 +42,9 @@ TAGS = frozenset({
 })
 
 
-def normalize(marc: pymarc.Record, fields: Fields | None = None) -> Record:
-    """The normalized record; never raises on odd data, leaves unknowns empty."""
-    record = from_fields(str(marc.leader), fields or Fields(marc))
-    record.field_count = len(marc.fields)
-    record.raw = marc
-    return record
-
-
 def from_fields(leader: str, fields: Fields) -> Record:
-    """The normalized record from the leader and the fields of :data:`TAGS`."""
+    """The normalized record from the leader and the fields of :data:`TAGS`;
+    never raises on odd data, leaves unknowns empty."""
     fixed = fields.control("008")
     isbns, invalid_isbns = text.isbns(fields.values(("020",), "a"))
     # 020$z is by definition a cancelled or invalid ISBN: kept apart, never promoted.

@@ -248,8 +248,9 @@ def stream_records(data: bytes) -> Iterator[etree._Element]:
     """Each MARC ``<record>`` element of a document, as the parser reaches its end.
 
     Records already handed out leave the tree, so a file of a million records
-    needs the memory of the records its reader keeps. Raises lxml's XMLSyntaxError where the document
-    stops being well-formed; the records before that point have been yielded.
+    needs the memory of the records its reader keeps. Raises lxml's
+    XMLSyntaxError where the document stops being well-formed; the records
+    before that point have been yielded.
     """
     events = etree.iterparse(
         io.BytesIO(data),

@@ -11,6 +11,7 @@ import gzip
 import logging
 import zlib
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import pymarc
@@ -39,10 +40,19 @@ def normalize(marc: pymarc.Record, schema: str | None = None, hint: str | None =
 
 
 def _normalize(marc: pymarc.Record, fields: Fields, schema: str | None, hint: str | None) -> Record:
-    schema = schema or schemas.detect(marc, hint, fields.by_tag)
+    record = _from_fields(str(marc.leader), fields, schema, hint)
+    record.field_count = len(marc.fields)
+    record.raw = marc
+    return record
+
+
+def _from_fields(leader: str, fields: Fields, schema: str | None, hint: str | None) -> Record:
+    """The normalized record of a leader and its fields by tag (all of them, or at
+    least the normalizers' TAGS), by the schema given or detected."""
+    schema = schema or schemas.detect_fields(leader, fields.by_tag, hint)
     if schema == schemas.UNIMARC:
-        return unimarc.normalize(marc, fields)
-    return marc21.normalize(marc, fields)
+        return unimarc.from_fields(leader, fields)
+    return marc21.from_fields(leader, fields)
 
 
 def record_from_marcxml(xml: bytes | etree._Element) -> Record:
@@ -66,13 +76,16 @@ def _from_marcxml(element: etree._Element) -> Record:
     """
     leader, hint, by_tag, count = marcxml.read_selected(element, NORMALIZED_TAGS)
     fields = Fields.indexed(by_tag)  # type: ignore[arg-type]  # read-only sequences
-    if schemas.detect_fields(leader, by_tag, hint) == schemas.UNIMARC:
-        record = unimarc.from_fields(leader, fields)
-    else:
-        record = marc21.from_fields(leader, fields)
+    record = _from_fields(leader, fields, None, hint)
     record.field_count = count
-    record.defer_raw(lambda: marcxml.read_element(element)[0])
+    record.defer_raw(partial(marc_from_marcxml, element))
     return record
+
+
+def marc_from_marcxml(xml: bytes | etree._Element) -> pymarc.Record:
+    """One MARCXML ``<record>`` as a pymarc record with every field, not normalized
+    (what a deferred ``Record.raw`` is built with)."""
+    return marcxml.read_element(marcxml.parse_element(xml))[0]
 
 
 def iter_file(path: str | Path) -> Iterator[Record | RecordError]:

@@ -13,27 +13,17 @@ from collections.abc import Mapping, Sequence
 
 import pymarc
 
+from federation.records.fields import Fields
+
 MARC21 = "marc21"
 UNIMARC = "unimarc"
 #: The tags whose contents :func:`detect_fields` reads (the others only count as present).
 TAGS = frozenset({"100"})
 
 
-def detect(
-    marc: pymarc.Record,
-    hint: str | None = None,
-    by_tag: Mapping[str, list[pymarc.Field]] | None = None,
-) -> str:
-    """``"marc21"`` or ``"unimarc"`` for a record; ``hint`` is a format attribute if any.
-
-    ``by_tag`` (the record's fields by tag, when the caller has them indexed)
-    saves passes over the fields.
-    """
-    if by_tag is None:
-        by_tag = {}
-        for field in marc.fields:
-            by_tag.setdefault(field.tag, []).append(field)
-    return detect_fields(str(marc.leader), by_tag, hint)
+def detect(marc: pymarc.Record, hint: str | None = None) -> str:
+    """``"marc21"`` or ``"unimarc"`` for a record; ``hint`` is a format attribute if any."""
+    return detect_fields(str(marc.leader), Fields(marc).by_tag, hint)
 
 
 def detect_fields(

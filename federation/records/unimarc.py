@@ -9,8 +9,6 @@ leader/06-07 format. Multi-part works carry the set title in 461$t.
 
 from __future__ import annotations
 
-import pymarc
-
 from federation.records import text
 from federation.records.fields import Fields, sub, subs
 from federation.records.model import Record
@@ -39,16 +37,9 @@ TAGS = frozenset({
 })
 
 
-def normalize(marc: pymarc.Record, fields: Fields | None = None) -> Record:
-    """The normalized record; never raises on odd data, leaves unknowns empty."""
-    record = from_fields(str(marc.leader), fields or Fields(marc))
-    record.field_count = len(marc.fields)
-    record.raw = marc
-    return record
-
-
 def from_fields(leader: str, fields: Fields) -> Record:
-    """The normalized record from the leader and the fields of :data:`TAGS`."""
+    """The normalized record from the leader and the fields of :data:`TAGS`;
+    never raises on odd data, leaves unknowns empty."""
     coded = sub(fields.first("100"), "a")
     isbns, invalid_isbns = text.isbns(fields.values(("010",), "a"))
     invalid_isbns += [text.clean(v) for v in fields.values(("010",), "z")]
