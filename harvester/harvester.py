@@ -106,9 +106,20 @@ class Harvester:
         )
         return summary
 
-    async def record_failure(self, source: Source, message: str) -> None:
-        """Note a failure that happened outside a run on the source (saved if new)."""
-        await self._record_error(source, message)
+    async def harvest_each(self, sources: list[Source]) -> list[HarvestSummary]:
+        """Harvest ``sources`` in turn; one that fails, even unexpectedly, is recorded
+        on its source and in its summary, and the others are still harvested."""
+        summaries = []
+        for source in sources:
+            try:
+                summary = await self.harvest(source)
+            except Exception as error:  # noqa: BLE001 - one bad source must not stop the others
+                log.exception("harvest of %s failed", source.name)
+                summary = HarvestSummary(source.name, source.library, source.url, source.prefix,
+                                         error=f"{type(error).__name__}: {error}")
+                await self._record_error(source, summary.error)
+            summaries.append(summary)
+        return summaries
 
     async def _record_error(self, source: Source, message: str) -> None:
         """Note the failure on the source, saving the source first if it is new."""

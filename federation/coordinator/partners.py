@@ -12,7 +12,6 @@ source is tried again after a pause, not on every check.
 
 from __future__ import annotations
 
-import logging
 import math
 import time
 from datetime import datetime
@@ -22,8 +21,6 @@ from federation.coordinator.config import CoordinatorConfig
 from harvester.harvester import Harvester
 from harvester.sources import Source, load_sources
 from harvester.summary import HarvestSummary
-
-log = logging.getLogger(__name__)
 
 #: Seconds before a source whose harvest failed is tried again (or its own
 #: interval, when that is shorter).
@@ -62,21 +59,12 @@ class PartnerHarvests:
         return await self._harvest(self.sources)
 
     async def _harvest(self, sources: list[Source]) -> list[HarvestSummary]:
-        harvester = Harvester(self.catalog)
-        summaries = []
-        for source in sources:
-            try:
-                summary = await harvester.harvest(source)
-            except Exception as error:  # noqa: BLE001 - one bad source must not stop the others
-                log.exception("harvest of %s failed", source.name)
-                summary = HarvestSummary(source.name, source.library, source.url, source.prefix,
-                                         error=f"{type(error).__name__}: {error}")
-                await harvester.record_failure(source, summary.error)
+        summaries = await Harvester(self.catalog).harvest_each(sources)
+        for summary in summaries:
             if summary.ok:
-                self._failed_at.pop(source.name, None)
+                self._failed_at.pop(summary.source, None)
             else:
-                self._failed_at[source.name] = time.time()
-            summaries.append(summary)
+                self._failed_at[summary.source] = time.time()
         return summaries
 
 

@@ -48,16 +48,8 @@ async def harvest_nodes(store: CoordinatorStore, catalog) -> list:
     """
     from harvester.harvester import Harvester
 
-    harvester = Harvester(catalog)
-    summaries = []
-    for node in await store.nodes():
-        for source in node_sources(node.symbol, node.oai_url):
-            try:
-                summaries.append(await harvester.harvest(source))
-            except Exception as error:  # noqa: BLE001 - one bad source must not stop the others
-                log.exception("harvest of %s failed", source.name)
-                await catalog.record_error(source.name, f"{type(error).__name__}: {error}")
-    return summaries
+    sources = [s for node in await store.nodes() for s in node_sources(node.symbol, node.oai_url)]
+    return await Harvester(catalog).harvest_each(sources)
 
 
 class CoordinatorServer:
