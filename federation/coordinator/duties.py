@@ -106,34 +106,9 @@ async def give_up_past_need(service: LoanService) -> int:
             needed = request.needed_before
             if needed is None or needed > now() or request.status not in lifecycle.BEFORE_SHIPPING:
                 continue
-            await end_past_need(service, request)
+            await service.end_past_need(request)
             ended += 1
-    if ended:
-        service.outbox_ready.set()
     return ended
-
-
-async def end_past_need(service: LoanService, request) -> None:
-    """End a request its reader no longer needs: Unfilled, and a lender that was
-    offered it or promised it is told Cancelled (lock held by the caller)."""
-    note = "not supplied before the date the reader needed it"
-    entries, deliveries = [], []
-    entry = request.current_entry()
-    if entry is not None and entry.outcome in (Outcome.OFFERED, Outcome.WILL_SUPPLY):
-        entry.outcome, entry.reason = Outcome.CANCELLED, note
-        entries.append(entry)
-        deliveries.append((request.attempt, request.lender, str(Status.CANCELLED), None, None,
-                           f"{note}; please release the copy"))
-    before = request.status
-    request.status, request.lender, request.deadline_at = Status.UNFILLED, "", None
-    request.updated = now()
-    await service.store.save(
-        request, entries=entries, deliveries=deliveries,
-        events=[_event(COORDINATOR, before, Status.UNFILLED, note=note)],
-    )
-    log.info("request %s unfilled: %s", request.request_id, note)
-    if deliveries:
-        service.outbox_ready.set()
 
 
 async def send_outbox(service: LoanService) -> int:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from federation.coordinator import lifecycle
 from federation.coordinator.model import Action, LoanRequest, Outcome, Status, now
-from federation.coordinator.service import _event
+from federation.coordinator.service import _event, release_current
 from federation.errors import FailedPrecondition, PermissionDenied
 
 if TYPE_CHECKING:
@@ -123,12 +123,7 @@ async def report_requester(
                                request.due_time, note))
         elif action is Action.CANCEL:
             request.status, request.deadline_at = after, None
-            entry = request.current_entry()
-            if entry is not None and entry.outcome in (Outcome.OFFERED, Outcome.WILL_SUPPLY):
-                entry.outcome, entry.reason = Outcome.CANCELLED, "cancelled by requester"
-                entries.append(entry)
-                deliveries.append((request.attempt, request.lender, str(Status.CANCELLED),
-                                   str(action), None, note))
+            entries, deliveries = release_current(request, "cancelled by requester", note, action)
         else:
             request.last_action = action
             if action is Action.RECEIVED:

@@ -19,9 +19,11 @@ from dataclasses import dataclass
 from federation.coordinator.lookups import Lookups
 from federation.coordinator.model import (
     COORDINATOR,
+    Action,
     LoanRequest,
     Node,
     Outcome,
+    RotaEntry,
     ServiceType,
     Status,
     StatusEvent,
@@ -94,6 +96,20 @@ class _Held:
 def _rota_note(request: LoanRequest) -> str:
     usable = sum(1 for e in request.rota if e.outcome is Outcome.PENDING)
     return f"rota of {len(request.rota)} ({usable} answered availability)"
+
+
+def release_current(
+    request: LoanRequest, reason: str, note: str, action: Action | None = None
+) -> tuple[list[RotaEntry], list[tuple]]:
+    """The current lender's rota entry marked Cancelled and the Cancelled status it is
+    owed, when it was offered the request or promised it; nothing otherwise."""
+    entry = request.current_entry()
+    if entry is None or entry.outcome not in (Outcome.OFFERED, Outcome.WILL_SUPPLY):
+        return [], []
+    entry.outcome, entry.reason = Outcome.CANCELLED, reason
+    delivery = (request.attempt, request.lender, str(Status.CANCELLED),
+                str(action) if action else None, None, note)
+    return [entry], [delivery]
 
 
 def _event(actor: str, before: Status, after: Status, *, action=None, note="") -> StatusEvent:
@@ -206,9 +222,7 @@ class LoanService:
         """Offer lender after lender until one answers or the rota ends (lock held)."""
         while request.status is Status.REQUEST_RECEIVED:
             if request.needed_before is not None and request.needed_before <= now():
-                from federation.coordinator.duties import end_past_need
-
-                await end_past_need(self, request)
+                await self.end_past_need(request)
                 return
             if not request.routed:
                 await self._route(request)
@@ -287,13 +301,27 @@ class LoanService:
             self.outbox_ready.set()
 
     async def _end_of_rota(self, request: LoanRequest) -> None:
+        await self._unfilled(
+            request, "end of rota" if request.rota else "no other library holds this work"
+        )
+
+    async def end_past_need(self, request: LoanRequest) -> None:
+        """End a request its reader no longer needs (its needed-before date passed):
+        Unfilled, and a lender offered it or promising it is told Cancelled (lock held)."""
+        note = "not supplied before the date the reader needed it"
+        entries, deliveries = release_current(request, note, f"{note}; please release the copy")
+        await self._unfilled(request, note, entries, deliveries)
+
+    async def _unfilled(self, request: LoanRequest, note: str, entries=(), deliveries=()) -> None:
+        """Unfilled for the requester: no lender will supply (lock held)."""
         before = request.status
         request.status, request.lender, request.deadline_at = Status.UNFILLED, "", None
         request.updated = now()
-        note = "end of rota" if request.rota else "no other library holds this work"
-        await self._save(request, events=[_event(COORDINATOR, before, Status.UNFILLED,
-                                                 note=note)])
+        await self._save(request, entries=list(entries), deliveries=list(deliveries),
+                         events=[_event(COORDINATOR, before, Status.UNFILLED, note=note)])
         log.info("request %s unfilled: %s", request.request_id, note)
+        if deliveries:
+            self.outbox_ready.set()
 
     async def resume(self) -> int:
         """After a restart: pick up every request the coordinator itself owes work."""
