@@ -45,10 +45,7 @@ class NodeRegistry:
         """
         if not _SYMBOL.match(symbol):
             raise InvalidArgument(f"{symbol!r} is not a library symbol (letters, digits, ., - and _)")
-        if ":" not in grpc_address:
-            raise InvalidArgument(f"{grpc_address!r} is not HOST:PORT")
-        if not oai_url.startswith(("http://", "https://")):
-            raise InvalidArgument(f"{oai_url!r} is not an http(s) OAI-PMH base URL")
+        _check_addresses(grpc_address, oai_url)
         if self.catalog is not None:
             known = {source.name: source for source in await self.catalog.sources()}
             for source in node_sources(symbol, oai_url):
@@ -121,10 +118,7 @@ class NodeRegistry:
         priority: int | None = None,
     ) -> Node:
         """Change what the central library registered about a node; the node as it is now."""
-        if grpc_address is not None and ":" not in grpc_address:
-            raise InvalidArgument(f"{grpc_address!r} is not HOST:PORT")
-        if oai_url is not None and not oai_url.startswith(("http://", "https://")):
-            raise InvalidArgument(f"{oai_url!r} is not an http(s) OAI-PMH base URL")
+        _check_addresses(grpc_address, oai_url)
         changes = {
             column: value
             for column, value in (("name", name), ("grpc_address", grpc_address),
@@ -180,6 +174,14 @@ class NodeRegistry:
 
         await asyncio.gather(*(check(node) for node in nodes))
         return await self.store.nodes()
+
+
+def _check_addresses(grpc_address: str | None, oai_url: str | None) -> None:
+    """InvalidArgument for an address a node cannot have (None: not given)."""
+    if grpc_address is not None and ":" not in grpc_address:
+        raise InvalidArgument(f"{grpc_address!r} is not HOST:PORT")
+    if oai_url is not None and not oai_url.startswith(("http://", "https://")):
+        raise InvalidArgument(f"{oai_url!r} is not an http(s) OAI-PMH base URL")
 
 
 def node_sources(symbol: str, oai_url: str) -> list:
