@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from rich.console import Console
@@ -143,12 +143,13 @@ def _show(message, as_json: bool) -> None:
 
 
 def _date(text: str) -> float:
-    """A YYYY-MM-DD day as seconds since the epoch at its start (UTC)."""
+    """``--needed-before``: a YYYY-MM-DD day as the epoch time of its start (UTC)."""
+    from federation.coordinator.model import day_start
+
     try:
-        day = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
+        return day_start(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-12-31") from None
-    return day.timestamp()
 
 
 def request_command(args: argparse.Namespace) -> int:

@@ -93,6 +93,12 @@ def iso(when: float | None) -> str | None:
     return datetime.fromtimestamp(when, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+def day_start(text: str) -> float:
+    """A YYYY-MM-DD day as the epoch time of its start (UTC), as a needed-before date
+    is given; ValueError for anything else."""
+    return datetime.strptime(text.strip(), "%Y-%m-%d").replace(tzinfo=UTC).timestamp()
+
+
 @dataclass(slots=True)
 class Node:
     """A library registered with the coordinator, with what its health checks saw."""

@@ -11,11 +11,11 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 from aiohttp import web
 
+from federation.coordinator.model import day_start
 from federation.errors import (
     AlreadyExists,
     FailedPrecondition,
@@ -176,11 +176,10 @@ async def request_book(request: web.Request) -> web.Response:
 def _needed_before(text: str) -> float | None:
     """The form's optional YYYY-MM-DD as the start of that day (UTC); None when empty,
     0.0 when it is not a date after today."""
-    text = text.strip()
-    if not text:
+    if not text.strip():
         return None
     try:
-        day = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC).timestamp()
+        day = day_start(text)
     except ValueError:
         return 0.0
     return day if day > time.time() else 0.0
@@ -233,22 +232,22 @@ async def my_request(request: web.Request) -> web.Response:
 
 
 async def renew(request: web.Request) -> web.Response:
-    backend, patron, loan = await _own_request(request)
-    try:
-        await backend.renew_request(loan.request_id, patron)
-    except FailedPrecondition:
-        flash(request, "cannot_renew", "warning")
-    else:
-        flash(request, "request_renewed", "success")
-    raise web.HTTPSeeOther(f"/my/{loan.request_id}")
+    await _reader_action(request, "renew_request", done="request_renewed", refused="cannot_renew")
 
 
 async def cancel(request: web.Request) -> web.Response:
+    await _reader_action(request, "cancel_request", done="request_cancelled",
+                         refused="cannot_cancel")
+
+
+async def _reader_action(request: web.Request, method: str, *, done: str, refused: str) -> None:
+    """A reader's button on their own request (Cancel, Renew): the backend decides,
+    the page says how it went."""
     backend, patron, loan = await _own_request(request)
     try:
-        await backend.cancel_request(loan.request_id, patron)
+        await getattr(backend, method)(loan.request_id, patron)
     except FailedPrecondition:
-        flash(request, "cannot_cancel", "warning")
+        flash(request, refused, "warning")
     else:
-        flash(request, "request_cancelled", "success")
+        flash(request, done, "success")
     raise web.HTTPSeeOther(f"/my/{loan.request_id}")
