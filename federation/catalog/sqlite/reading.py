@@ -75,15 +75,8 @@ class SearchReader:
         tiered = bool(query.match) and await self._count(query.match, libraries) > (
             self.rank_all_limit
         )
-        if query.match and not tiered:
-            hits, params = _hits(query.match, libraries, ranked=True)
-        elif query.match:  # every hit for the total and facets; the page comes by tiers
-            hits, params = _hits(query.match, libraries, ranked=False)
-        else:  # browsing: every cluster, in the order they were made
-            hits, params = "SELECT pk, pk AS score FROM clusters WHERE 1", []
-            for library in libraries:
-                hits += _LIBRARY_FILTER.format(pk="clusters.pk")
-                params.append(library)
+        # Tiered, this statement gives only the total and facets; the page comes after.
+        hits, params = _hits(query.match, libraries, ranked=not tiered)
         counts: dict[str, dict[str, int]] = defaultdict(dict)
         total = sampled = 0
         page: list[tuple[int, int]] = []
@@ -235,13 +228,19 @@ def _hits(match: str, libraries: list[str], *, ranked: bool) -> tuple[str, list[
     """The SELECT of the clusters matching ``match`` and held by every one of
     ``libraries`` (``pk``, ``score``), and its parameters.
 
-    Unranked, ``score`` is the cluster's pk: no bm25 is computed at all.
+    Unranked, ``score`` is the cluster's pk: no bm25 is computed at all. An empty
+    ``match`` is browsing: every cluster, in the order they were made.
     """
-    score = f"bm25(cluster_search, {_WEIGHTS})" if ranked else "rowid"
-    hits = f"SELECT rowid AS pk, {score} AS score FROM cluster_search WHERE cluster_search MATCH ?"
-    params: list[Any] = [match]
+    if match:
+        score = f"bm25(cluster_search, {_WEIGHTS})" if ranked else "rowid"
+        hits = (f"SELECT rowid AS pk, {score} AS score FROM cluster_search "
+                "WHERE cluster_search MATCH ?")
+        params: list[Any] = [match]
+        pk = "cluster_search.rowid"
+    else:
+        hits, params, pk = "SELECT pk, pk AS score FROM clusters WHERE 1", [], "clusters.pk"
     for library in libraries:
-        hits += _LIBRARY_FILTER.format(pk="cluster_search.rowid")
+        hits += _LIBRARY_FILTER.format(pk=pk)
         params.append(library)
     return hits, params
 
