@@ -19,10 +19,12 @@ from typing import Any
 import grpc
 from libfed.v1 import patron_service_pb2, patron_service_pb2_grpc
 
+from federation.coordinator import lifecycle
 from federation.coordinator.model import Action, RotaEntry
 from federation.coordinator.reports import report_requester
 from federation.coordinator.service import Submission
 from federation.errors import (
+    FailedPrecondition,
     LibfedError,
     NotFound,
     Unauthenticated,
@@ -201,13 +203,13 @@ class CoordinatorBackend:
         )
 
     def can_renew(self, loan) -> bool:
-        """Whether the reader's Renew button applies: the loan is with the reader and the
-        network's renewal limit is not reached (the coordinator checks again)."""
-        return (
-            str(loan.status) in ("Loaned", "Overdue")
-            and loan.last_action is Action.RECEIVED
-            and loan.renewals < self.loans.timing.max_renewals
-        )
+        """Whether the reader's Renew button applies: the lifecycle allows Renew now and
+        the network's renewal limit is not reached (the coordinator checks again)."""
+        try:
+            lifecycle.requester_transition(loan, Action.RENEW)
+        except FailedPrecondition:
+            return False
+        return loan.renewals < self.loans.timing.max_renewals
 
     # -- staff -----------------------------------------------------------------
 
