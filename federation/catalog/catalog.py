@@ -23,6 +23,7 @@ from federation.catalog.model import (
     ClusterDetail,
     HarvestedRecord,
     Holding,
+    Overlap,
     QuarantinedRecord,
     QuarantineEntry,
     SearchResult,
@@ -149,14 +150,14 @@ class UnionCatalog:
             raise NotFound(f"no cluster {cluster_id!r} in the union catalog")
         return found
 
-    async def overlap(self) -> tuple[dict[str, int], dict[tuple[str, str], int]]:
+    async def overlap(self) -> Overlap:
         """How many works each library holds, and each pair of libraries holds in common.
 
         Counted by the database (one pass over the holdings table), so the
         central library's overlap matrix costs seconds at a million records,
         not a walk over every cluster.
         """
-        return await self._storage.overlap()
+        return Overlap(*await self._storage.overlap())
 
     async def clusters_for_isbn(self, isbn: str) -> list[str]:
         """The clusters of the works carrying this ISBN (10 or 13, hyphens allowed)."""

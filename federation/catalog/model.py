@@ -141,6 +141,23 @@ class SourceStats:
 
 
 @dataclass(slots=True)
+class Overlap:
+    """How many works each library holds, and each pair of libraries holds in common."""
+
+    held: dict[str, int]
+    #: (library a, library b) -> works both hold; both orders are present.
+    shared: dict[tuple[str, str], int]
+
+    @property
+    def libraries(self) -> list[str]:
+        return sorted(self.held)
+
+    def share(self, a: str, b: str) -> float:
+        """The share of library ``a``'s works that library ``b`` holds too."""
+        return 1.0 if a == b else self.shared.get((a, b), 0) / self.held[a]
+
+
+@dataclass(slots=True)
 class QuarantineEntry:
     """A quarantined record as staff see it: where it came from and why it was refused."""
 

@@ -1,4 +1,4 @@
-"""`libfed catalog search|show|dump|stats`: read the union catalog (CLI contract of issue 4).
+"""`libfed catalog search|show|dump|stats|quarantine|overlap`: read the union catalog (CLI contract of issue 4).
 
 Thin adapters over :class:`federation.catalog.UnionCatalog`. Every command reads
 an existing catalog file (``--catalog DB``); a missing file is exit 2 with its
@@ -75,6 +75,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     quarantine.add_argument("--limit", type=int, default=50, help="at most N records (50)")
     quarantine.add_argument("--json", action="store_true", help="one JSON object per record")
     quarantine.set_defaults(func=quarantine_command)
+
+    overlap = commands.add_parser(
+        "overlap", help="how much of each library's collection the others hold too"
+    )
+    _catalog_argument(overlap)
+    overlap.add_argument("--json", action="store_true", help="held, shared and shares as JSON")
+    overlap.set_defaults(func=overlap_command)
 
 
 def _catalog_argument(parser: argparse.ArgumentParser) -> None:
@@ -236,6 +243,32 @@ def quarantine_command(args: argparse.Namespace) -> int:
             table.add_column(column, overflow="fold")
         for entry in entries:
             table.add_row(entry.source, entry.oai_identifier, entry.reason, entry.quarantined_at)
+        Console().print(table)
+        return EXIT_OK
+
+    return _run(args, work)
+
+
+def overlap_command(args: argparse.Namespace) -> int:
+    async def work(catalog: UnionCatalog) -> int:
+        overlap = await catalog.overlap()
+        names = overlap.libraries
+        if args.json:
+            print_json({
+                "held": overlap.held,
+                "shared": {a: {b: overlap.shared.get((a, b), 0) for b in names if b != a}
+                           for a in names},
+                "share": {a: {b: round(overlap.share(a, b), 4) for b in names} for a in names},
+            })
+            return EXIT_OK
+        table = Table(title="share of the row library's works that the column library holds")
+        table.add_column("library")
+        table.add_column("works", justify="right")
+        for name in names:
+            table.add_column(name, justify="right")
+        for a in names:
+            table.add_row(a, str(overlap.held[a]),
+                          *(f"{overlap.share(a, b):.0%}" for b in names))
         Console().print(table)
         return EXIT_OK
 

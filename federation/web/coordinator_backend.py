@@ -232,11 +232,8 @@ class CoordinatorBackend:
         """Share of library A's clusters that library B holds too (cached a minute)."""
         if self._overlap and time.monotonic() - self._overlap[0] < self._overlap_ttl:
             return self._overlap[1], self._overlap[2]
-        held, shared = await self.catalog.overlap()
-        names = sorted(held)
-        shares = {
-            a: {b: (1.0 if a == b else shared.get((a, b), 0) / held[a]) for b in names}
-            for a in names
-        }
+        overlap = await self.catalog.overlap()
+        names = overlap.libraries
+        shares = {a: {b: overlap.share(a, b) for b in names} for a in names}
         self._overlap = (time.monotonic(), names, shares)
         return names, shares

@@ -268,7 +268,8 @@ async def test_overlap_counts_works_held_per_library_and_in_common(catalog):
     loc = source("loc", "DLC")
     await catalog.commit_page(loc, [harvested(r, loc) for r in read(DEMO / "loc_general.xml")],
                               [], [])
-    held, shared = await catalog.overlap()
+    overlap = await catalog.overlap()
+    held, shared = overlap.held, overlap.shared
     walked_held: dict[str, int] = {}
     walked_shared: dict[tuple[str, str], int] = {}
     async for cluster in catalog.dump():
@@ -280,3 +281,4 @@ async def test_overlap_counts_works_held_per_library_and_in_common(catalog):
                     walked_shared[a, b] = walked_shared.get((a, b), 0) + 1
     assert held == walked_held and shared == walked_shared
     assert shared[("RGB", "RGB-R")] == 3 and held["DLC"] > 50
+    assert overlap.share("RGB", "RGB-R") == 3 / held["RGB"] and overlap.share("DLC", "DLC") == 1.0

@@ -133,3 +133,16 @@ def test_quarantine_lists_refused_records_with_their_reason(db, capsys):
     ]
     code, out, _ = run(capsys, "catalog", "quarantine", "--catalog", str(db), "--source", "rgb-r")
     assert code == 0 and "oai:rgb:bad" not in out
+
+
+def test_overlap_says_how_much_each_library_shares(db, capsys):
+    """RGB and its RUSMARC feed RGB-R hold the same two works."""
+    code, out, _ = run(capsys, "catalog", "overlap", "--catalog", str(db), "--json")
+    assert code == 0
+    assert json.loads(out) == {
+        "held": {"RGB": 2, "RGB-R": 2},
+        "shared": {"RGB": {"RGB-R": 2}, "RGB-R": {"RGB": 2}},
+        "share": {"RGB": {"RGB": 1.0, "RGB-R": 1.0}, "RGB-R": {"RGB": 1.0, "RGB-R": 1.0}},
+    }
+    code, out, _ = run(capsys, "catalog", "overlap", "--catalog", str(db))
+    assert code == 0 and "RGB-R" in out and "100%" in out
