@@ -214,7 +214,7 @@ def _libfed_bare_rate(url: str) -> float:
     started = time.perf_counter()
     count, params = 0, {"verb": "ListRecords", "metadataPrefix": "marc21"}
     while True:
-        page = client.fetch_blocking(params)
+        page = client.fetch_page(params)
         count += len(page.records)
         if page.resumption_token is None:
             break

@@ -9,10 +9,12 @@ The run's shape, and why:
   token and the run's ``from``) in one catalog transaction, so a harvester
   killed at any moment resumes at the first uncommitted page and nothing of a
   page is visible half-done.
-* Three pages are in flight: while page N-1 is committed, page N is converted
-  (MARCXML → Record, in a worker thread) and page N+1 fetched. Commits stay in
-  list order, each with its own copy of the checkpoint, and a commit that has
-  started always finishes before a failure is recorded.
+* Pages are fetched ahead: a quick look at a page's tail predicts its
+  resumption token, so the next page is on its way while this one is read (in a
+  worker process on a big list, :mod:`~harvester.reading`) and the one before
+  is committed. The page's full parse decides; a wrong guess is fetched again.
+  Commits stay in list order, each with its own copy of the checkpoint, and a
+  commit that has started always finishes before a failure is recorded.
 * An expired token (badResumptionToken) restarts the list from the run's
   ``from``: records are re-fetched, never skipped. A token that comes back
   again means the server is looping: the run stops with a clear error.
@@ -24,16 +26,24 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Protocol
 
-from federation.catalog.model import HarvestedRecord, QuarantinedRecord, SourceState
+from federation.catalog.commit import Prepared
+from federation.catalog.model import QuarantinedRecord, SourceState
 from federation.errors import FailedPrecondition, LibfedError, NotFound
 from harvester.client import OaiClient, OaiProtocolError
-from harvester.formats import convert
-from harvester.page import OaiPage, OaiRecord
+from harvester.page import OaiPage, PageError, predict_token
+from harvester.reading import (
+    PROCESS_MIN_RECORDS,
+    ReadPage,
+    default_processes,
+    process_reader,
+    read_page,
+    thread_reader,
+)
 from harvester.retry import RetryPolicy
 from harvester.sources import Source
 from harvester.summary import HarvestSummary
@@ -51,10 +61,10 @@ class CatalogWriter(Protocol):
 
     async def save_source(self, state: SourceState) -> None: ...
 
-    async def commit_page(
+    async def commit_prepared(
         self,
         source_state: SourceState,
-        records: list[HarvestedRecord],
+        records: list[Prepared],
         deleted: list[str],
         quarantined: list[QuarantinedRecord],
     ) -> None: ...
@@ -74,11 +84,18 @@ class Harvester:
         *,
         max_restarts: int = 3,
         progress: Progress | None = None,
+        processes: int | None = None,
+        process_min_records: int = PROCESS_MIN_RECORDS,
     ) -> None:
+        """``processes``: worker processes that read the pages of a list of at
+        least ``process_min_records`` (0: read them in a thread of this process;
+        None: one when there is a core to spare)."""
         self.catalog = catalog
         self.policy = policy or RetryPolicy()
         self.max_restarts = max_restarts
         self.progress = progress
+        self.processes = default_processes() if processes is None else processes
+        self.process_min_records = process_min_records
 
     async def harvest(self, source: Source, *, full: bool = False) -> HarvestSummary:
         """Harvest ``source``; a failure is recorded on the source and in the summary."""
@@ -156,7 +173,7 @@ class Harvester:
 
 
 class _Run:
-    """One pass over a source's list, page by page, with a one-page lookahead."""
+    """One pass over a source's list, page by page, pages fetched and read ahead."""
 
     def __init__(
         self,
@@ -173,18 +190,18 @@ class _Run:
         self.summary = summary
         self.seen_tokens: set[str] = set()
         self.started = time.monotonic()
-        # One thread fetches, one converts: they overlap, and each keeps reusing its
-        # own malloc arena (a thread per call, as asyncio.to_thread may pick, would
-        # spread lxml's and pymarc's allocations over many arenas: +100 MB RSS).
         self.fetcher = ThreadPoolExecutor(1, thread_name_prefix="oai-fetch")
-        self.converter = ThreadPoolExecutor(1, thread_name_prefix="oai-convert")
+        self.reader: Executor = thread_reader()
+        self.reading_in_processes = False
+        self.pages = _Pages(self)
 
     async def __aenter__(self) -> _Run:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        self.pages.close()
         self.fetcher.shutdown(wait=False, cancel_futures=True)
-        self.converter.shutdown(wait=False, cancel_futures=True)
+        self.reader.shutdown(wait=False, cancel_futures=True)
 
     async def run(self) -> None:
         granularity = await self._granularity()
@@ -199,47 +216,61 @@ class _Run:
             if run_from is None:  # the whole list: what it leaves out is gone (see _unlisted)
                 state.full_run += 1
         self.summary.from_date = run_from
-        pending = self._fetch(token, run_from)
+        self.pages.start(token, run_from)
         committing: asyncio.Task[None] | None = None
         try:
             while True:
-                page = await pending
-                if page.error_code == "badResumptionToken" and token is not None:
+                page = await self._next_page()
+                envelope = page.envelope
+                if envelope.error_code == "badResumptionToken" and token is not None:
                     token = None
-                    pending = self._restart(run_from)
+                    self._restart(run_from)
                     continue
-                if page.error_code == "noRecordsMatch" and token is None:
-                    page.error_code, page.records, page.resumption_token = None, [], None
-                if page.error_code is not None:
-                    raise OaiProtocolError(page.error_code, page.error_message)
-                response_date = response_date or page.response_date or _utc_now()
-                token = self._next_token(page, token)
-                if token is not None:
-                    pending = self._fetch(token, run_from)
-                loop = asyncio.get_running_loop()
-                converted = await loop.run_in_executor(
-                    self.converter, convert_records, page.records
-                )
-                del page  # its XML tree (megabytes) need not wait for the commit
+                if envelope.error_code == "noRecordsMatch" and token is None:
+                    envelope.error_code, envelope.resumption_token = None, None
+                if envelope.error_code is not None:
+                    raise OaiProtocolError(envelope.error_code, envelope.error_message)
+                response_date = response_date or envelope.response_date or _utc_now()
+                token = self._next_token(envelope, token)
+                self._read_in_processes_if_big(page, token)
+                self.pages.follow(token, run_from)
                 if committing is not None:
                     await committing
                 checkpoint = self._checkpoint(token, run_from, response_date)
-                unlisted = await self._unlisted(*converted) if token is None and not run_from else []
-                committing = asyncio.create_task(self._commit(checkpoint, *converted, unlisted))
+                unlisted = await self._unlisted(page) if token is None and not run_from else []
+                committing = asyncio.create_task(self._commit(checkpoint, page, unlisted))
                 if token is None:
                     await committing
                     return
         finally:
             if committing is not None and not committing.done():
                 await asyncio.shield(committing)  # a started commit finishes before we report
-            if not pending.done():
-                pending.cancel()
-            elif not pending.cancelled():
-                pending.exception()  # a lookahead that failed after we stopped: seen, not lost
 
-    async def _unlisted(
-        self, records: list[HarvestedRecord], deleted: list[str], quarantined: list[QuarantinedRecord]
-    ) -> list[str]:
+    async def _next_page(self) -> ReadPage:
+        try:
+            page = await self.pages.next()
+        except PageError as error:
+            raise self.client.not_a_page(error) from error
+        if page.repaired:
+            self.client.log_repaired()
+        return page
+
+    def _read_in_processes_if_big(self, page: ReadPage, token: str | None) -> None:
+        """Move reading to worker processes once the list shows itself big."""
+        processes = self.harvester.processes
+        if self.reading_in_processes or not processes or token is None:
+            return
+        size = page.envelope.complete_list_size or 0
+        seen = self.summary.records + len(page.records)
+        if max(size, seen) < self.harvester.process_min_records:
+            return
+        log.info("%s: a big list; reading pages in %d worker process(es)", self.source.name,
+                 processes)  # fmt: skip
+        self.reader.shutdown(wait=False)  # pages it has already started finish there
+        self.reader = process_reader(processes)
+        self.reading_in_processes = True
+
+    async def _unlisted(self, page: ReadPage) -> list[str]:
         """At the end of a full list: the stored records no page listed, to remove.
 
         Servers that keep no deletions (deletedRecord "no" or "transient") just
@@ -249,8 +280,8 @@ class _Run:
         records than it still has removes nothing unless an operator asked for
         this run (``--full``). Both say so in the log.
         """
-        listed = {r.oai_identifier for r in records} | set(deleted)
-        listed |= {q.oai_identifier for q in quarantined}
+        listed = {r.oai_identifier for r in page.records} | set(page.deleted)
+        listed |= {q.oai_identifier for q in page.quarantined}
         unlisted = await self.harvester.catalog.unlisted_records(self.state)
         gone = [oai for oai in unlisted if oai not in listed]
         if not gone:
@@ -273,8 +304,11 @@ class _Run:
     async def _granularity(self) -> str:
         """The granularity Identify announces; day granularity when Identify fails,
         as some servers' does while their lists work."""
+        loop = asyncio.get_running_loop()
         try:
-            identify = await self._fetch_params({"verb": "Identify"})
+            identify = await loop.run_in_executor(
+                self.fetcher, self.client.fetch_page, {"verb": "Identify"}
+            )
         except FailedPrecondition as error:
             log.warning(
                 "%s: Identify failed (%s); assuming day granularity", self.source.name, error
@@ -282,23 +316,18 @@ class _Run:
             return "YYYY-MM-DD"
         return identify.identify.get("granularity") or "YYYY-MM-DD"
 
-    def _fetch(self, token: str | None, run_from: str | None) -> asyncio.Task[OaiPage]:
-        """Start fetching a page in a worker thread; the caller awaits it later."""
+    def params(self, token: str | None, run_from: str | None) -> dict[str, str]:
+        """The ListRecords arguments of the page after ``token`` (the first when None)."""
         if token is not None:
-            params = {"verb": "ListRecords", "resumptionToken": token}
-        else:
-            params = {"verb": "ListRecords", "metadataPrefix": self.source.prefix}
-            if self.source.set_spec:
-                params["set"] = self.source.set_spec
-            if run_from:
-                params["from"] = run_from
-        return asyncio.create_task(self._fetch_params(params))
+            return {"verb": "ListRecords", "resumptionToken": token}
+        params = {"verb": "ListRecords", "metadataPrefix": self.source.prefix}
+        if self.source.set_spec:
+            params["set"] = self.source.set_spec
+        if run_from:
+            params["from"] = run_from
+        return params
 
-    async def _fetch_params(self, params: dict[str, str]) -> OaiPage:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.fetcher, self.client.fetch_blocking, params)
-
-    def _restart(self, run_from: str | None) -> asyncio.Task[OaiPage]:
+    def _restart(self, run_from: str | None) -> None:
         self.summary.restarts += 1
         if self.summary.restarts > self.harvester.max_restarts:
             raise FailedPrecondition(
@@ -311,7 +340,7 @@ class _Run:
             run_from or "the beginning",
         )
         self.seen_tokens.clear()
-        return self._fetch(None, run_from)
+        self.pages.start(None, run_from)
 
     def _next_token(self, page: OaiPage, token: str | None) -> str | None:
         new = page.resumption_token
@@ -342,15 +371,11 @@ class _Run:
             self.summary.next_from = response_date
         return replace(state)
 
-    async def _commit(
-        self,
-        state: SourceState,
-        records: list[HarvestedRecord],
-        deleted: list[str],
-        quarantined: list[QuarantinedRecord],
-        unlisted: list[str],
-    ) -> None:
-        await self.harvester.catalog.commit_page(state, records, deleted + unlisted, quarantined)
+    async def _commit(self, state: SourceState, page: ReadPage, unlisted: list[str]) -> None:
+        records, deleted, quarantined = page.records, page.deleted, page.quarantined
+        await self.harvester.catalog.commit_prepared(
+            state, records, deleted + unlisted, quarantined
+        )
         for item in quarantined:
             log.warning(
                 "%s: quarantined %s: %s", self.source.name, item.oai_identifier, item.reason
@@ -374,23 +399,90 @@ class _Run:
             self.harvester.progress(summary)
 
 
-def convert_records(
-    items: list[OaiRecord],
-) -> tuple[list[HarvestedRecord], list[str], list[QuarantinedRecord]]:
-    """Split a page into records to store, identifiers deleted, and quarantine."""
-    records: list[HarvestedRecord] = []
-    deleted: list[str] = []
-    quarantined: list[QuarantinedRecord] = []
-    for item in items:
-        if item.deleted:
-            deleted.append(item.identifier)
-            continue
-        result = convert(item)
-        if isinstance(result, HarvestedRecord):
-            records.append(result)
+@dataclass(slots=True)
+class _Ahead:
+    """A page fetched ahead: its reading, and the token the fetching went on with."""
+
+    reading: asyncio.Future[ReadPage]
+    continued: str | None
+
+
+class _Pages:
+    """A run's pages in list order, each fetched as soon as its token is guessed.
+
+    The producer fetches page N+1 by the token :func:`predict_token` saw at the
+    end of page N and hands every page to the run's reader; at most ``DEPTH``
+    pages wait to be taken. The run calls :meth:`follow` with each page's real
+    token: when the guess was right nothing happens, otherwise the pages fetched
+    ahead are dropped and fetching starts again from the real token.
+    """
+
+    DEPTH = 2
+
+    def __init__(self, run: _Run) -> None:
+        self.run = run
+        self.queue: asyncio.Queue[_Ahead] = asyncio.Queue(self.DEPTH)
+        self.producer: asyncio.Task[None] | None = None
+        self.current: _Ahead | None = None
+
+    def start(self, token: str | None, run_from: str | None) -> None:
+        """Fetch from the page after ``token`` (the list's first page when None)."""
+        self.close()
+        self.producer = asyncio.create_task(self._produce(token, run_from))
+
+    async def next(self) -> ReadPage:
+        """The next page of the list, read (or the error fetching or reading it)."""
+        self.current = await self.queue.get()
+        return await self.current.reading
+
+    def follow(self, token: str | None, run_from: str | None) -> None:
+        """Go on after the page just taken, whose real next token is ``token``."""
+        assert self.current is not None
+        if self.current.continued == token:
+            return
+        if token is None:
+            self.close()
         else:
-            quarantined.append(result)
-    return records, deleted, quarantined
+            self.start(token, run_from)
+
+    def close(self) -> None:
+        """Stop fetching and drop what was fetched ahead."""
+        if self.producer is not None:
+            self.producer.cancel()
+            self.producer = None
+        while not self.queue.empty():
+            self.queue.get_nowait().reading.cancel()
+
+    async def _produce(self, token: str | None, run_from: str | None) -> None:
+        run, loop = self.run, asyncio.get_running_loop()
+        fetched = {token}
+        while True:
+            try:
+                data = await loop.run_in_executor(
+                    run.fetcher, run.client.fetch_blocking, run.params(token, run_from)
+                )
+            except Exception as error:  # noqa: BLE001 - reported when the run takes this page
+                failed: asyncio.Future[ReadPage] = loop.create_future()
+                failed.set_exception(error)
+                await self.queue.put(_Ahead(failed, None))
+                return
+            predicted = predict_token(data)
+            if predicted in fetched:  # a looping server: the run will say so
+                predicted = None
+            fetched.add(predicted)
+            reading = loop.run_in_executor(run.reader, read_page, data, run.source.name)
+            reading.add_done_callback(_seen)
+            await self.queue.put(_Ahead(reading, predicted))
+            if predicted is None:
+                return
+            token = predicted
+
+
+def _seen(future: asyncio.Future) -> None:
+    """Mark a page's failure as seen: a page fetched ahead and then dropped must
+    not log "exception never retrieved"; the run sees the failures it takes."""
+    if not future.cancelled():
+        future.exception()
 
 
 def to_granularity(stamp: str | None, granularity: str) -> str | None:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from stdnum import isbn as stdnum_isbn
 
-from federation.catalog.commit import PagePlan, prepare
+from federation.catalog.commit import PagePlan, Prepared, prepare
 from federation.catalog.model import (
     CatalogStats,
     ClusterDetail,
@@ -102,10 +102,21 @@ class UnionCatalog:
         deleted one takes its holding out of its cluster, and every cluster touched
         is re-evaluated before the transaction commits.
         """
-        started = time.perf_counter()
         prepared = [prepare(h, source.name) for h in records]
+        await self.commit_prepared(source, prepared, deleted, quarantined)
+
+    async def commit_prepared(
+        self,
+        source: SourceState,
+        records: list[Prepared],
+        deleted: list[str],
+        quarantined: list[QuarantinedRecord],
+    ) -> None:
+        """:meth:`commit_page` for records already :func:`prepared <.commit.prepare>`
+        (by a harvester's worker process, which does that part of the work)."""
+        started = time.perf_counter()
         async with self._storage.transaction():
-            plan = PagePlan(self._storage, source, prepared, deleted, quarantined)
+            plan = PagePlan(self._storage, source, records, deleted, quarantined)
             await self._storage.write_page(await plan.plan())
         log.debug(
             "%s: committed %d records, %d deletions, %d quarantined in %.1f ms",

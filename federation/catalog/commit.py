@@ -34,9 +34,17 @@ def key_hash(key: str) -> int:
 
 @dataclass(slots=True)
 class Prepared:
-    """An incoming record with everything computed that needs no database."""
+    """An incoming record with everything computed that needs no database.
 
-    harvested: HarvestedRecord
+    Plain values only (no :class:`~federation.records.Record`, no XML tree), so a
+    harvester can prepare a page in a worker process and send it over cheaply.
+    """
+
+    oai_identifier: str
+    datestamp: str
+    record_id: str
+    schema: str
+    raw_xml: bytes
     match: MatchData
     match_json: str
     digest: str
@@ -54,7 +62,11 @@ def prepare(harvested: HarvestedRecord, source: str) -> Prepared:
     normalized = harvested.record.summary()
     keys = match.keys()
     return Prepared(
-        harvested=harvested,
+        oai_identifier=harvested.oai_identifier,
+        datestamp=harvested.datestamp,
+        record_id=harvested.record.id,
+        schema=harvested.record.schema,
+        raw_xml=harvested.raw_xml,
         match=match,
         match_json=match_json,
         digest=hashlib.blake2b(match_json.encode(), digest_size=12).hexdigest(),
@@ -80,8 +92,8 @@ class PagePlan:
         self.storage = storage
         self.source = source
         # The last copy of an identifier in a page wins; a record beats a deletion.
-        self.records = list({p.harvested.oai_identifier: p for p in records}.values())
-        incoming = {p.harvested.oai_identifier for p in self.records}
+        self.records = list({p.oai_identifier: p for p in records}.values())
+        incoming = {p.oai_identifier for p in self.records}
         self.deleted = [oai for oai in dict.fromkeys(deleted) if oai not in incoming]
         self.write = PageWrite(source=source, quarantined=list(quarantined))
         self.match: dict[int, MatchData] = {}
@@ -94,7 +106,7 @@ class PagePlan:
 
     async def plan(self) -> PageWrite:
         stored = await self.storage.stored_records(
-            self.source.name, [p.harvested.oai_identifier for p in self.records] + self.deleted
+            self.source.name, [p.oai_identifier for p in self.records] + self.deleted
         )
         self.next_record, self.next_cluster = await self.storage.next_pks()
         self.first_new_cluster = self.next_cluster
@@ -103,13 +115,13 @@ class PagePlan:
         neighbourhood = await self._neighbourhood(remnants)
         self._place(neighbourhood, remnants)
         await self._summarize(neighbourhood)
-        self.write.unquarantined = [p.harvested.oai_identifier for p in self.records] + self.deleted
+        self.write.unquarantined = [p.oai_identifier for p in self.records] + self.deleted
         return self.write
 
     def _classify(self, stored: dict[str, StoredRecord]) -> None:
         """New, changed, unchanged and deleted records; keys to drop and add."""
         for p in self.records:
-            old = stored.get(p.harvested.oai_identifier)
+            old = stored.get(p.oai_identifier)
             pk = old.pk if old else self._new_record_pk()
             self.match[pk] = p.match
             cluster = old.cluster if old else 0
@@ -226,10 +238,9 @@ class PagePlan:
                 self.write.clusters_removed.append(cluster)
 
     def _row(self, pk: int, p: Prepared, cluster: int) -> RecordRow:
-        h = p.harvested
         return RecordRow(
-            pk, self.source.name, h.oai_identifier, self.source.library, h.record.id,
-            h.datestamp, h.record.schema, h.raw_xml, p.normalized_json, p.match_json,
+            pk, self.source.name, p.oai_identifier, self.source.library, p.record_id,
+            p.datestamp, p.schema, p.raw_xml, p.normalized_json, p.match_json,
             p.digest, p.score, cluster, self.source.full_run,
         )  # fmt: skip
 

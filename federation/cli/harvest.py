@@ -66,6 +66,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--timeout", type=float, default=60.0, help="seconds to wait for a page (default 60)"
     )
+    parser.add_argument(
+        "--processes",
+        type=int,
+        help="worker processes reading the pages of a big list (0: none; "
+        "default: one when the machine has a core to spare)",
+    )
     parser.set_defaults(func=handle)
 
 
@@ -78,7 +84,10 @@ def handle(args: argparse.Namespace) -> int:
     policy = RetryPolicy(
         retries=args.retries, backoff=args.backoff, max_delay=args.max_delay, timeout=args.timeout
     )
-    summaries = asyncio.run(_harvest(args.catalog, sources, policy, args.full, not args.json))
+    if args.processes is not None and args.processes < 0:
+        return fail("--processes must be 0 or more")
+    harvest = _harvest(args.catalog, sources, policy, args.full, not args.json, args.processes)
+    summaries = asyncio.run(harvest)
     if args.json:
         print_json(
             {"ok": all(s.ok for s in summaries), "sources": [s.as_dict() for s in summaries]}
@@ -107,13 +116,18 @@ def _sources(args: argparse.Namespace) -> list[Source]:
 
 
 async def _harvest(
-    path: Path, sources: list[Source], policy: RetryPolicy, full: bool, show_progress: bool
+    path: Path,
+    sources: list[Source],
+    policy: RetryPolicy,
+    full: bool,
+    show_progress: bool,
+    processes: int | None,
 ) -> list[HarvestSummary]:
     catalog = await UnionCatalog.open(path)
     summaries = []
     try:
         with _ProgressBar(show_progress) as bar:
-            harvester = Harvester(catalog, policy, progress=bar.update)
+            harvester = Harvester(catalog, policy, progress=bar.update, processes=processes)
             for source in sources:
                 bar.start(source)
                 summaries.append(await harvester.harvest(source, full=full))

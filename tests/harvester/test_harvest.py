@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from email.utils import formatdate
 from pathlib import Path
@@ -200,6 +201,36 @@ async def test_an_expired_token_restarts_from_the_runs_from_without_losing_recor
     assert len(stored_ids(db)) == 50
     first_pages = [r for r in repository.list_requests() if "resumptionToken" not in r]
     assert len(first_pages) == 3
+
+
+async def test_pages_read_in_a_worker_process_make_the_same_catalog(
+    tmp_path: Path, dnb_records: list[StoredRecord], caplog: pytest.LogCaptureFixture
+):
+    """A big list's pages are read in a worker process: the catalog is the same as
+    when they are read in a thread, record for record, quarantine and deletions too."""
+    mods = b'<mods xmlns="http://www.loc.gov/mods/v3"><titleInfo/></mods>'
+    records = [
+        *dnb_records[:20],
+        StoredRecord("oai:test:unknown", "2026-01-01", False, mods),
+        StoredRecord("oai:test:gone", "2026-01-01", True, b""),
+        *dnb_records[20:],
+    ]
+    repository = PagedRepository(records, page_size=10)
+    async with OaiServer(repository) as server:
+        repository.faults = [Fault(), Fault(inject=b"\x01\xc3")]  # page 2 needs repairing
+        in_thread, _ = await _harvest(tmp_path / "thread.db", server.url, processes=0)
+        repository.faults = [Fault(), Fault(inject=b"\x01\xc3")]
+        caplog.clear()
+        caplog.set_level(logging.INFO, logger="harvester")
+        in_worker, _ = await _harvest(
+            tmp_path / "worker.db", server.url, processes=1, process_min_records=1
+        )
+    assert "reading pages in 1 worker process" in caplog.text
+    assert "page repaired" in caplog.text
+    assert in_worker.ok, in_worker.error
+    assert (in_worker.records, in_worker.quarantined, in_worker.deleted) == (50, 1, 1)
+    assert (in_thread.records, in_thread.quarantined, in_thread.deleted) == (50, 1, 1)
+    assert snapshot(tmp_path / "worker.db") == snapshot(tmp_path / "thread.db")
 
 
 async def test_a_repeated_token_stops_the_run_with_a_clear_error(
