@@ -47,6 +47,17 @@ FILLED_STATUSES = frozenset(
 )
 
 
+def supply_outcome(status: str) -> bool | None:
+    """What a request says about how well the network supplies: True filled,
+    False not filled, None nothing (still open, or withdrawn by its reader).
+
+    The one definition behind every fill rate (``libfed status``, the dashboard).
+    """
+    if status not in FINAL_STATUSES or status == Status.CANCELLED:
+        return None
+    return status in FILLED_STATUSES
+
+
 class Action(StrEnum):
     """ISO 18626 requester actions (requestingAgencyMessage/action)."""
 

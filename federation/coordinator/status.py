@@ -5,7 +5,7 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass, field
 
-from federation.coordinator.model import FILLED_STATUSES, FINAL_STATUSES, Node, Status, iso, now
+from federation.coordinator.model import FINAL_STATUSES, Node, iso, now, supply_outcome
 from federation.coordinator.store import CoordinatorStore
 
 
@@ -60,10 +60,9 @@ def _catalog_counts(stats) -> tuple[int, int]:
 async def network_status(store: CoordinatorStore, catalog=None) -> NetworkStatus:
     """Everything GetNetworkStatus and `libfed status` show."""
     counts = await store.count_by_status()
-    # A request its reader withdrew says nothing about how well the network supplies.
-    finished = sum(n for status, n in counts.items()
-                   if status in FINAL_STATUSES and status != Status.CANCELLED)
-    filled = sum(n for status, n in counts.items() if status in FILLED_STATUSES)
+    outcomes = [(supply_outcome(status), n) for status, n in counts.items()]
+    finished = sum(n for outcome, n in outcomes if outcome is not None)
+    filled = sum(n for outcome, n in outcomes if outcome)
     turnaround = await store.turnaround_seconds()
     result = NetworkStatus(
         nodes=await store.nodes(),

@@ -12,8 +12,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-FINAL = {"Unfilled", "CopyCompleted", "LoanCompleted", "CompletedWithoutReturn", "Cancelled"}
-FILLED = {"CopyCompleted", "LoanCompleted", "CompletedWithoutReturn"}
+from federation.coordinator.model import FILLED_STATUSES, FINAL_STATUSES, supply_outcome
+
 #: Status order on the dashboard: the way a request travels.
 STATUS_ORDER = (
     "RequestReceived", "ExpectToSupply", "WillSupply", "Loaned", "Overdue", "Recalled",
@@ -22,7 +22,7 @@ STATUS_ORDER = (
 )
 BUCKETS = ("lt48", "48to72", "gt72")
 #: The lender has sent the item (or copy): it counts as lent and borrowed.
-SHIPPED = FILLED | {"Loaned", "Overdue", "Recalled"}
+SHIPPED = FILLED_STATUSES | {"Loaned", "Overdue", "Recalled"}
 
 
 @dataclass(slots=True)
@@ -65,9 +65,10 @@ def ill_stats(
     open_loans: list[Any] = []
     for loan in loans:
         status = str(loan.status)
-        if status in FINAL:
-            stats.finished += 1
-            stats.filled += status in FILLED
+        if status in FINAL_STATUSES:
+            outcome = supply_outcome(status)  # as `libfed status` counts it
+            stats.finished += outcome is not None
+            stats.filled += bool(outcome)
         else:
             open_counts[status] += 1
             open_loans.append(loan)

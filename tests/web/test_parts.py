@@ -46,9 +46,11 @@ def test_ill_figures_from_a_handful_of_requests():
         Loan("d", "Unfilled", "TVER", "", 0),
         Loan("e", "WillSupply", "TVER", "MSK", 100 * HOUR),
         Loan("f", "RequestReceived", "SPB", "", 50 * HOUR),
+        Loan("g", "Cancelled", "MSK", "SPB", 0),
     ]
     stats = ill_stats(loans, now=200 * HOUR)
     assert stats.open_by_status == {"RequestReceived": 1, "WillSupply": 1, "Loaned": 1}
+    # A request its reader cancelled says nothing of supply: as `libfed status` counts.
     assert stats.finished == 3 and stats.filled == 2
     assert stats.fill_rate == pytest.approx(2 / 3)
     assert stats.median_turnaround_hours == pytest.approx(50)
@@ -160,3 +162,20 @@ async def test_the_session_cookie_is_secure_whenever_the_page_came_over_https(tm
         await runner.cleanup()
     assert "Secure" in cookies["https"] and "HttpOnly" in cookies["https"]
     assert "Secure" not in cookies["http"]
+
+
+def test_the_network_page_shows_a_librarys_failing_second_source():
+    """A node is harvested once per record format; the page has one line per library."""
+    from federation.catalog import SourceState
+    from federation.web.staff_pages import harvest_by_library
+
+    marc = SourceState("BL", "BL", "http://bl/oai", "marc21", records=40,
+                       last_harvest="2026-11-28T10:00:00Z")
+    rusmarc = SourceState("BL:rusmarc", "BL", "http://bl/oai", "rusmarc", records=2,
+                          last_harvest="2026-11-27T10:00:00Z", last_error="HTTP 500")
+    never = SourceState("RSL", "RSL", "http://rsl/oai", "marc21")
+    lines = harvest_by_library([marc, rusmarc, never])
+    assert lines["BL"].records == 42
+    assert lines["BL"].last_harvest == "2026-11-27T10:00:00Z"  # the stalest source
+    assert lines["BL"].last_error == "BL:rusmarc: HTTP 500"
+    assert lines["RSL"].last_harvest is None and lines["RSL"].last_error == ""
