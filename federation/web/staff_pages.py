@@ -8,6 +8,7 @@ refresh without JavaScript, or a small script that re-reads only the table.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 from aiohttp import web
 
@@ -67,10 +68,35 @@ async def _network_context(request: web.Request) -> dict:
     backend = request.app[BACKEND]
     nodes = sorted(await backend.nodes(), key=lambda node: node.symbol)
     overview = await backend.catalog_overview()
-    harvest = {}
-    for source in overview.sources:
-        harvest.setdefault(source.library, source)
-    return {"nodes": nodes, "harvest": harvest, "now": time.time()}
+    return {"nodes": nodes, "harvest": harvest_by_library(overview.sources), "now": time.time()}
+
+
+@dataclass(slots=True)
+class LibraryHarvest:
+    """A library's harvest sources (a node has one per record format) as one line."""
+
+    records: int
+    #: The stalest source's last complete harvest; None while one never completed.
+    last_harvest: str | None
+    #: Every failing source's error, named; "" when none fails.
+    last_error: str
+
+
+def harvest_by_library(sources: list) -> dict[str, LibraryHarvest]:
+    """One line per library, so a failing or stale second source is not hidden."""
+    grouped: dict[str, list] = {}
+    for source in sources:
+        grouped.setdefault(source.library, []).append(source)
+    lines = {}
+    for library, group in grouped.items():
+        stamps = [source.last_harvest for source in group]
+        errors = [f"{source.name}: {source.last_error}" for source in group if source.last_error]
+        lines[library] = LibraryHarvest(
+            records=sum(source.records for source in group),
+            last_harvest=None if None in stamps or "" in stamps else min(stamps),
+            last_error="; ".join(errors),
+        )
+    return lines
 
 
 async def network(request: web.Request) -> web.Response:
