@@ -127,9 +127,8 @@ class CoordinatorBackend:
                 return None
             entry = RotaEntry(position=0, lender=library, record_id=record_id)
             try:
-                with self._timed("GetAvailability"):
-                    async with asyncio.timeout(timeout):
-                        answer = await self.gateway.availability(node, entry, timeout)
+                async with asyncio.timeout(timeout):  # timed by the gateway's observers
+                    answer = await self.gateway.availability(node, entry, timeout)
             except (LibfedError, grpc.aio.AioRpcError, TimeoutError, OSError) as error:
                 log.info("availability of %s at %s unknown: %s", record_id, library, error)
                 return None
@@ -205,11 +204,11 @@ class CoordinatorBackend:
     def can_renew(self, loan) -> bool:
         """Whether the reader's Renew button applies: the lifecycle allows Renew now and
         the network's renewal limit is not reached (the coordinator checks again)."""
-        try:
-            lifecycle.requester_transition(loan, Action.RENEW)
-        except FailedPrecondition:
-            return False
-        return loan.renewals < self.loans.timing.max_renewals
+        return _allowed(loan, Action.RENEW) and loan.renewals < self.loans.timing.max_renewals
+
+    def can_cancel(self, loan) -> bool:
+        """Whether the reader's Cancel button applies (before the item is shipped)."""
+        return _allowed(loan, Action.CANCEL)
 
     # -- staff -----------------------------------------------------------------
 
@@ -237,3 +236,12 @@ class CoordinatorBackend:
         shares = {a: {b: overlap.share(a, b) for b in names} for a in names}
         self._overlap = (time.monotonic(), names, shares)
         return names, shares
+
+
+def _allowed(loan, action: Action) -> bool:
+    """Whether the lifecycle lets the requester take ``action`` on ``loan`` now."""
+    try:
+        lifecycle.requester_transition(loan, action)
+    except FailedPrecondition:
+        return False
+    return True

@@ -37,7 +37,6 @@ FACETS = ("library", "year", "language", "format")
 #: Field filters the catalog's query language understands, added to the words.
 QUERY_FIELDS = ("year", "language", "format")
 #: A request may be cancelled until the lender ships it.
-CANCELLABLE = {"RequestReceived", "ExpectToSupply", "WillSupply"}
 
 
 def add_routes(router: web.UrlDispatcher) -> None:
@@ -100,6 +99,14 @@ async def _library_names(backend) -> dict[str, str]:
 
 
 async def record(request: web.Request) -> web.Response:
+    return await _record_page(request, error_key(request))
+
+
+async def _record_page(
+    request: web.Request, problem: str | None, *, library: str = "", card: str = ""
+) -> web.Response:
+    """The record page; after a refused card, with the reader's library and card kept
+    (never the PIN) so that only the PIN has to be typed again."""
     backend, settings = request.app[BACKEND], request.app[SETTINGS]
     cluster_id = request.match_info["cluster_id"]
     try:
@@ -113,7 +120,7 @@ async def record(request: web.Request) -> web.Response:
     return render(
         request, "record.html", cluster=cluster, availability=availability,
         libraries=libraries, names={lib.symbol: lib.name for lib in libraries},
-        error_key=error_key(request),
+        error_key=problem, chosen_library=library, card=card,
         # One key per rendered form: pressing "Request" twice makes one request.
         idempotency_key=secrets.token_urlsafe(12),
     )
@@ -152,7 +159,8 @@ async def request_book(request: web.Request) -> web.Response:
     if patron is None or form.get("card"):
         checked = await _verify(request, form)
         if isinstance(checked, str):
-            raise web.HTTPSeeOther(f"/record/{cluster_id}?error={checked}#request")
+            return await _record_page(request, checked, library=str(form.get("library", "")),
+                                      card=str(form.get("card", "")).strip())
         patron = checked
     key = str(form.get("idempotency_key") or secrets.token_urlsafe(12))
     needed_before = _needed_before(str(form.get("needed_before", "")))
@@ -190,17 +198,19 @@ async def my_requests(request: web.Request) -> web.Response:
     patron = patron_of(request)
     if patron is None:
         return render(request, "signin.html", libraries=await backend.libraries(),
-                      error_key=error_key(request))
+                      error_key=error_key(request), chosen_library="", card="")
     loans = await backend.patron_requests(patron)
     loans.sort(key=lambda loan: loan.created, reverse=True)
-    return render(request, "my_requests.html", loans=loans, cancellable=CANCELLABLE)
+    return render(request, "my_requests.html", loans=loans)
 
 
 async def sign_in(request: web.Request) -> web.Response:
     form = await request.post()
     checked = await _verify(request, form)
-    if isinstance(checked, str):
-        raise web.HTTPSeeOther(f"/my?error={checked}")
+    if isinstance(checked, str):  # the form again, library and card kept, never the PIN
+        return render(request, "signin.html", libraries=await request.app[BACKEND].libraries(),
+                      error_key=checked, chosen_library=str(form.get("library", "")),
+                      card=str(form.get("card", "")).strip())
     raise web.HTTPSeeOther("/my")
 
 
@@ -227,8 +237,8 @@ async def _own_request(request: web.Request):
 async def my_request(request: web.Request) -> web.Response:
     backend, _, loan = await _own_request(request)
     names = await _library_names(backend)
-    return render(request, "my_request.html", loan=loan, cancellable=CANCELLABLE, names=names,
-                  renewable=backend.can_renew(loan))
+    return render(request, "my_request.html", loan=loan, names=names,
+                  cancellable=backend.can_cancel(loan), renewable=backend.can_renew(loan))
 
 
 async def renew(request: web.Request) -> web.Response:

@@ -42,9 +42,12 @@ def test_a_reader_finds_a_book_another_library_holds_requests_it_and_sees_it_shi
     alert = wait_until(lambda: browser.find_elements(By.CSS_SELECTOR, "[role=alert]"), what="refusal")[0]
     assert "PIN" in alert.text
     assert browser.find_element(By.ID, "pin").get_attribute("aria-invalid") == "true"
+    # Library and card are kept, the PIN is not: only the PIN is typed again.
+    assert Select(browser.find_element(By.ID, "library")).first_selected_option.get_attribute(
+        "value") == "TVER"
+    assert browser.find_element(By.ID, "card").get_attribute("value") == "TVER1001"
+    assert browser.find_element(By.ID, "pin").get_attribute("value") == ""
 
-    Select(browser.find_element(By.ID, "library")).select_by_value("TVER")
-    browser.find_element(By.ID, "card").send_keys("TVER1001")
     browser.find_element(By.ID, "pin").send_keys("4321", Keys.ENTER)
     wait_until(lambda: "/my/ill-" in browser.current_url, what="the request's page")
     request_id = browser.current_url.rsplit("/", 1)[1]
