@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import grpc
@@ -65,6 +66,13 @@ class NodeGateway:
         self._channels: dict[str, grpc.aio.Channel] = {}
         self._stubs: dict[str, node_service_pb2_grpc.LibraryNodeStub] = {}
         self._metadata_of: dict[str, tuple] = {}
+        #: Told of every call to a node: (method, "ok" or "error", seconds). /metrics listens.
+        self.observers: list[Callable[[str, str, float], None]] = []
+
+    def _observe(self, method: str, outcome: str, started: float) -> None:
+        seconds = time.perf_counter() - started
+        for observe in self.observers:
+            observe(method, outcome, seconds)
 
     def _channel(self, address: str) -> grpc.aio.Channel:
         channel = self._channels.get(address)
@@ -99,17 +107,22 @@ class NodeGateway:
         stub = self._stub(node.grpc_address)
         delay = self.backoff
         for attempt in range(1, attempts + 1):
+            started = time.perf_counter()
             try:
-                return await getattr(stub, method)(
+                reply = await getattr(stub, method)(
                     message, timeout=timeout, metadata=self.metadata_for(node)
                 )
             except grpc.aio.AioRpcError as error:
+                self._observe(method, "error", started)
                 if error.code() not in TRANSIENT or attempt == attempts:
                     raise
                 log.info("%s to %s failed (%s), retrying in %.1fs", method, node.symbol,
                          error.code().name, delay)
                 await asyncio.sleep(delay)
                 delay *= 2
+            else:
+                self._observe(method, "ok", started)
+                return reply
         raise AssertionError("unreachable")
 
     async def availability(self, node: Node, entry: RotaEntry, timeout: float) -> Availability:
@@ -166,10 +179,12 @@ class NodeGateway:
         try:
             reply = await stub.Check(health_pb2.HealthCheckRequest(), timeout=timeout)
         except grpc.aio.AioRpcError as error:
+            self._observe("Check", "error", started)
             if error.code() is grpc.StatusCode.UNIMPLEMENTED:
                 # No health service, but the server answered: it is up.
                 return True, (time.perf_counter() - started) * 1000, ""
             return False, None, f"{error.code().name}: {error.details()}"
+        self._observe("Check", "ok", started)
         latency = (time.perf_counter() - started) * 1000
         if reply.status != health_pb2.HealthCheckResponse.SERVING:
             return False, latency, f"health status {reply.status}"

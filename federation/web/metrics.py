@@ -2,8 +2,9 @@
 
 A per-app :class:`CollectorRegistry` (never the global one) so that two apps
 in one process, as in the tests, do not collide. Gauges are refreshed from the
-coordinator's services at scrape time; latencies of the calls the web layer
-itself makes (to nodes, through the backend) are histograms.
+coordinator's services at scrape time; the latency of every call to a node —
+the coordinator's (health checks, availability rounds, offers, updates) and the
+web pages' own (availability, VerifyPatron) — is a histogram.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, Histogram
@@ -36,11 +38,12 @@ class WebMetrics:
         self.requests = Gauge("libfed_requests", "Loan requests by ISO 18626 status", ["status"], registry=r)
         self.harvest_records = Gauge("libfed_harvest_records", "Records harvested per source", ["source", "library"], registry=r)
         self.harvest_errors = Gauge("libfed_harvest_quarantined", "Records quarantined per source", ["source", "library"], registry=r)
+        self.harvest_fresh = Gauge("libfed_harvest_last_success_timestamp_seconds", "When the source's last harvest completed (Unix time)", ["source", "library"], registry=r)
         self.harvest_failing = Gauge("libfed_harvest_source_failing", "1 when the source's last harvest ended in error", ["source", "library"], registry=r)
         self.catalog_clusters = Gauge("libfed_catalog_clusters", "Works (clusters) in the union catalog", registry=r)
         self.catalog_records = Gauge("libfed_catalog_records", "Records in the union catalog", registry=r)
         self.rpc_latency = Histogram(
-            "libfed_rpc_latency_seconds", "Latency of RPCs the web pages make to nodes",
+            "libfed_rpc_latency_seconds", "Latency of RPCs to nodes (the coordinator's and the web pages')",
             ["method", "outcome"], registry=r,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
         )
@@ -59,7 +62,10 @@ class WebMetrics:
             outcome = "error"
             raise
         finally:
-            self.rpc_latency.labels(method, outcome).observe(time.perf_counter() - started)
+            self.observe_rpc(method, outcome, time.perf_counter() - started)
+
+    def observe_rpc(self, method: str, outcome: str, seconds: float) -> None:
+        self.rpc_latency.labels(method, outcome).observe(seconds)
 
     def observe_http(self, route: str, seconds: float) -> None:
         self.http_latency.labels(route).observe(seconds)
@@ -94,9 +100,16 @@ class WebMetrics:
                 self.harvest_records.labels(*labels).set(source.records)
                 self.harvest_errors.labels(*labels).set(source.quarantined)
                 self.harvest_failing.labels(*labels).set(1 if source.last_error else 0)
+                if source.last_harvest:
+                    self.harvest_fresh.labels(*labels).set(_unix_time(source.last_harvest))
         except LibfedError as error:
             log.warning("metrics: catalog unavailable: %s", error)
 
     async def exposition(self) -> tuple[bytes, str]:
         await self.refresh()
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+
+def _unix_time(stamp: str) -> float:
+    """An ISO 8601 UTC timestamp (``2026-11-28T10:00:00Z``) as Unix time."""
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()

@@ -45,6 +45,9 @@ class WebHandle:
     url: str
 
     async def stop(self) -> None:
+        observers = self.backend.gateway.observers
+        if self.app[METRICS].observe_rpc in observers:
+            observers.remove(self.app[METRICS].observe_rpc)
         await self.runner.cleanup()
         await self.backend.close()
         await self.staff.close()
@@ -60,6 +63,7 @@ async def serve_coordinator_web(server, listen: str | None = None, **options) ->
     options.setdefault("availability_timeout", config.availability_timeout)
     app = create_app(backend, staff=staff, secret=session_secret(config.secret), **options)
     backend.metrics = app[METRICS]
+    server.gateway.observers.append(app[METRICS].observe_rpc)  # the coordinator's calls too
     runner = await start_web(app, host or "127.0.0.1", int(port))
     bound = runner.addresses[0][1] if runner.addresses else int(port)
     url = f"http://{host or '127.0.0.1'}:{bound}/"

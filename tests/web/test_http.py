@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from datetime import UTC, datetime
 from urllib.parse import quote
 
@@ -126,6 +127,8 @@ async def test_staff_pages_need_a_login(live):
 
 async def test_metrics_show_nodes_requests_harvests_and_rpc_latency(live):
     work = live.work_to_borrow("TVER")
+    coordinator = live.coordinator
+    live.run(coordinator.registry.check_health(coordinator.gateway))  # the coordinator's own calls
     async with client() as session:
         async with session.get(f"{live.url}/record/{work['cluster_id']}") as response:
             assert response.status == 200
@@ -138,6 +141,12 @@ async def test_metrics_show_nodes_requests_harvests_and_rpc_latency(live):
     assert 'libfed_requests{status="RequestReceived"}' in text
     assert re.search(r'libfed_harvest_records\{library="MSK",source="MSK"\} [1-9]', text)
     assert 'libfed_rpc_latency_seconds_count{method="GetAvailability",outcome="ok"}' in text
+    # The coordinator's own calls to nodes are timed too, not only the web pages'.
+    assert re.search(r'libfed_rpc_latency_seconds_count\{method="Check",outcome="ok"\} [1-9]', text)
+    fresh = re.search(
+        r'libfed_harvest_last_success_timestamp_seconds\{library="MSK",source="MSK"\} (\S+)', text
+    )
+    assert fresh and time.time() - 3600 < float(fresh.group(1)) <= time.time()
 
 
 async def test_an_unknown_record_is_a_page_not_a_crash(live):
