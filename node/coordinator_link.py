@@ -172,6 +172,17 @@ class CoordinatorLink:
             message.due_time.CopyFrom(due_time)
         return await self._call("ReportSupplierStatus", message)
 
+    async def ship(
+        self, request: pb.LoanRequest, *, due_time=None, note: str = ""
+    ) -> pb.LoanRequest:
+        """The lender sends what it promised: Loaned for a loan, CopyCompleted for a copy."""
+        if request.service_type == common_pb2.SERVICE_TYPE_COPY:
+            return await self.report_supplier(request.request_id,
+                                              common_pb2.LOAN_STATUS_COPY_COMPLETED,
+                                              attempt=request.attempt, note=note)
+        return await self.report_supplier(request.request_id, common_pb2.LOAN_STATUS_LOANED,
+                                          attempt=request.attempt, due_time=due_time, note=note)
+
     async def report_requester(
         self, request_id: str, action: int, note: str = ""
     ) -> pb.LoanRequest:

@@ -225,12 +225,7 @@ def step_command(args: argparse.Namespace) -> int:
             return await link.report_supplier(args.request_id, c.LOAN_STATUS_WILL_SUPPLY,
                                               attempt=attempt, note=args.reason)
         if step == "ship":
-            if current.service_type == c.SERVICE_TYPE_COPY:
-                return await link.report_supplier(args.request_id, c.LOAN_STATUS_COPY_COMPLETED,
-                                                  attempt=attempt, note=args.reason)
-            return await link.report_supplier(args.request_id, c.LOAN_STATUS_LOANED,
-                                              attempt=attempt, due_time=_due(args.due),
-                                              note=args.reason)
+            return await link.ship(current, due_time=_due(args.due), note=args.reason)
         if step == "checkin":
             return await link.report_supplier(args.request_id, c.LOAN_STATUS_LOAN_COMPLETED,
                                               attempt=attempt, note=args.reason)

@@ -99,8 +99,8 @@ class FederationRun:
             self.cli("node", "import", "--config", path, *files, timeout=300)
         readers = directory / "readers.csv"
         readers.write_text("card_number,pin,display_name\n"
-                           + "".join(f"{card},{pin},Reader {card}\n"
-                                     for card, pin in demo_readers(symbol)),
+                           + "".join(f"{card},{pin},{name}\n"
+                                     for card, pin, name in demo_readers(symbol)),
                            encoding="utf-8")
         self.cli("node", "patrons", "import", "--config", path, readers)
         return path
@@ -201,6 +201,8 @@ class FederationRun:
         self.group.stop_all()
 
 
-def demo_readers(symbol: str) -> list[tuple[str, str]]:
-    """The library cards a person can sign in with on the demo's reader pages."""
-    return [(f"{symbol}-1001", "1234"), (f"{symbol}-1002", "5678")]
+def demo_readers(symbol: str) -> list[tuple[str, str, str]]:
+    """The library cards a person can sign in with on the demo's reader pages:
+    (card, PIN, name). The name is what pages greet the reader with; it never
+    carries the card number, which stays at the reader's library."""
+    return [(f"{symbol}-1001", "1234", "Ирина Смирнова"), (f"{symbol}-1002", "5678", "Alex Morgan")]

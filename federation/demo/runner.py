@@ -7,6 +7,7 @@ import json
 import shutil
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
@@ -14,6 +15,7 @@ from rich.table import Table
 
 from federation.cli.request import print_request
 from federation.cli.status import print_status
+from federation.demo.desk import ROUND_SECONDS, Desk
 from federation.demo.libraries import LIBRARIES, PARTNERS, files_for
 from federation.demo.network import FederationRun
 from federation.demo.script import Story, clusters_held_by_many
@@ -127,14 +129,19 @@ def run_demo(root: Path, *, once: bool, console: Console | None = None) -> int:
         if once:
             return 0
         console.print("[bold]running; press Ctrl-C to stop every process[/bold]")
-        _wait_for_interrupt()
+        console.print(f"the demo's desk acts for every library's staff every {ROUND_SECONDS:.0f} s: "
+                      "lenders ship what they promised, borrowers receive what arrives — so a "
+                      "request made on the web pages travels while you watch")
+        desk = Desk(run.libraries, lambda text: console.print(f"  [dim]desk:[/dim] {text}"))
+        _wait_for_interrupt(desk.round, ROUND_SECONDS)
         return 0
     finally:
         console.print("stopping…")
         run.stop()
 
 
-def _wait_for_interrupt() -> None:
+def _wait_for_interrupt(every: Callable[[], None], seconds: float) -> None:
+    """Call ``every`` each ``seconds`` until Ctrl-C or SIGTERM."""
     stopped = False
 
     def stop(*_):
@@ -142,8 +149,12 @@ def _wait_for_interrupt() -> None:
         stopped = True
 
     signal.signal(signal.SIGTERM, stop)
+    next_round = time.monotonic() + seconds
     try:
         while not stopped:
             time.sleep(0.5)
+            if time.monotonic() >= next_round:
+                every()
+                next_round = time.monotonic() + seconds
     except KeyboardInterrupt:
         pass
