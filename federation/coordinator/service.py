@@ -269,7 +269,14 @@ class LoanService:
             answer = await self.gateway.offer(node, request, entry)
         except Unavailable as error:
             entry.outcome, entry.reason = Outcome.UNREACHABLE, str(error)
-            await self._next_lender(request, entry, COORDINATOR, f"{entry.lender} unreachable")
+            # The offer may have arrived and only the answer got lost (a timeout, a node
+            # killed after reserving a copy): the lender is told the request went
+            # elsewhere, through the outbox, which retries until the node hears it. A
+            # node that never saw the offer answers NOT_FOUND and the message is dropped.
+            release = [(request.attempt, request.lender, str(Status.CANCELLED), None, None,
+                        "the library could not be reached; the request went to another one")]
+            await self._next_lender(request, entry, COORDINATOR, f"{entry.lender} unreachable",
+                                    release)
             return
         if answer.status is Status.UNFILLED:
             entry.outcome, entry.reason = Outcome.UNFILLED, answer.reason

@@ -26,6 +26,8 @@ class Script:
     reason: str = ""
     #: Seconds to sit on a call before answering (simulates a silent node).
     delay: float = 0.0
+    #: Seconds to sit on an offer only: it arrives, the answer comes too late.
+    offer_delay: float = 0.0
 
 
 @dataclass
@@ -85,6 +87,8 @@ class ScriptedLibrary(node_service_pb2_grpc.LibraryNodeServicer):
 
     async def OfferLoan(self, request, context):  # noqa: N802
         await self._note("OfferLoan", request, context)
+        if self.script.offer_delay:
+            await asyncio.sleep(self.script.offer_delay)
         return node_service_pb2.OfferLoanResponse(
             status=self.script.answer, reason_unfilled=self.script.reason
         )

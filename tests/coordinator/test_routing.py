@@ -121,6 +121,24 @@ async def test_a_silent_lender_is_passed_over_after_the_answer_deadline(tmp_path
         await stop_network(network)
 
 
+async def test_a_lender_whose_answer_was_lost_is_told_the_request_went_elsewhere(network):
+    """The offer arrives (the lender may reserve a copy) but the answer comes after the
+    call timeout: the coordinator moves on, and the lender hears Cancelled."""
+    network.libraries["LIB_A"].script.offer_delay = 3.0  # call_timeout is 1 s
+    for symbol in ("LIB_B", "LIB_C"):
+        network.libraries[symbol].script.open_loans = 5  # LIB_A is offered first
+    branch = network.link("BRANCH")
+    request = await branch.submit("p-1", cluster_id="c-1")
+    assert request.lender_symbol != "LIB_A"
+    lost = [e for e in request.rota if e.lender_symbol == "LIB_A"][0]
+    assert lost.outcome == "unreachable"
+    await network.settle()
+    released = network.libraries["LIB_A"].calls("UpdateLoanStatus")
+    assert [(m.request_id, m.attempt, m.status) for m in released] == [
+        (request.request_id, lost.position, c.LOAN_STATUS_CANCELLED)
+    ]
+
+
 async def test_deadlines_survive_a_coordinator_restart(tmp_path):
     network = await start_network(tmp_path, answer_deadline=1.0)
     try:
