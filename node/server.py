@@ -19,6 +19,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from libfed.v1 import node_service_pb2, node_service_pb2_grpc
 
+from federation.rpc import grpc_server
 from node.catalog import HoldingsCatalog
 from node.config import NodeConfig, split_listen
 from node.grpc_service import LibraryNodeServicer
@@ -66,7 +67,7 @@ class NodeServer:
 
     async def _start_grpc(self, provider: OaiProvider) -> None:
         assert self.store is not None
-        server = grpc.aio.server()
+        server = grpc_server()
         servicer = LibraryNodeServicer(
             HoldingsCatalog(self.store),
             LendingPolicy(self.store),

@@ -27,6 +27,7 @@ from federation.coordinator.registry import NodeRegistry, node_sources
 from federation.coordinator.service import LoanService, Timing
 from federation.coordinator.servicer import CoordinatorServicer
 from federation.coordinator.store import CoordinatorStore
+from federation.rpc import grpc_server
 
 log = logging.getLogger(__name__)
 
@@ -91,13 +92,17 @@ class CoordinatorServer:
                         answer_deadline=config.answer_deadline,
                         availability_timeout=config.availability_timeout)
         self.loans = LoanService(self.store, self.catalog, self.gateway, timing)
-        self.server = grpc.aio.server()
+        self.server = grpc_server()
         coordinator_service_pb2_grpc.add_CoordinatorServicer_to_server(
             CoordinatorServicer(self.registry, self.loans, self.catalog), self.server
         )
         health_servicer = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, self.server)
-        self.port = self.server.add_insecure_port(config.listen)
+        try:
+            self.port = self.server.add_insecure_port(config.listen)
+        except RuntimeError as error:  # the port is taken
+            await self.stop(grace=0)
+            raise OSError(f"cannot listen for gRPC on {config.listen}: {error}") from error
         await self.server.start()
         for name in ("", SERVICE_NAME):
             await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)

@@ -245,3 +245,16 @@ async def test_availability_and_offers_by_isbn(channel):
     assert (await node.GetAvailability(isbn)).available_count == 0
     unknown = await node.GetAvailability(pb.GetAvailabilityRequest(isbn="978-0-306-40615-7"))
     assert (unknown.records, unknown.available_count) == ([], 0)
+
+
+async def test_a_second_node_on_a_port_in_use_refuses_to_start(node, tmp_path):
+    """gRPC's default SO_REUSEPORT would let it bind and answer half of the first
+    node's calls with its own holdings; it must say the port is taken instead."""
+    from node.server import NodeServer
+    from tests.node.conftest import make_config
+
+    other = make_config(tmp_path / "other")
+    other.grpc_listen = node.grpc_target
+    (tmp_path / "other").mkdir()
+    with pytest.raises(OSError, match=f"cannot listen for gRPC on {node.grpc_target}"):
+        await NodeServer(other).start()
