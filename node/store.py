@@ -20,12 +20,16 @@ from typing import Any
 
 import aiosqlite
 
-from federation.errors import NotFound
+from federation.errors import FailedPrecondition, NotFound
 from node.model import PARENT_SETS, Holding, Item, location_set, schema_set
 from node.queries import OaiQuery, SearchTerms, fold
 from node.schema import MIGRATIONS
 
 __all__ = ["HoldingsStore", "OaiQuery", "SearchTerms", "fold", "item_from_row"]
+
+
+#: Copy states a library cannot drop: the copy is out, or promised to a loan.
+_IN_CIRCULATION = "('on_loan', 'reserved', 'in_transit')"
 
 
 class HoldingsStore:
@@ -90,9 +94,24 @@ class HoldingsStore:
         return len(holdings) - existing
 
     async def delete_record(self, record_id: str, now: int | None = None) -> int:
-        """Mark a record deleted (kept for OAI-PMH), drop its copies; its datestamp."""
+        """Mark a record deleted (kept for OAI-PMH), drop its copies; its datestamp.
+
+        Refused while a copy is out in circulation (reserved for or on an
+        interlibrary loan, in transit): deleting it would leave that loan without
+        its copy. The loan is finished or cancelled first.
+        """
         now = int(time.time()) if now is None else now
         async with self.transaction() as db:
+            async with db.execute(
+                f"SELECT barcode, status FROM items WHERE record_id = ?"
+                f" AND status IN {_IN_CIRCULATION}", (record_id,)
+            ) as cur:
+                busy = [f"{row[0] or 'copy'} ({row[1]})" for row in await cur.fetchall()]
+            if busy:
+                raise FailedPrecondition(
+                    f"record {record_id!r} has copies in circulation: {', '.join(busy)}; "
+                    "finish or cancel their loans before deleting it"
+                )
             cur = await db.execute(
                 "UPDATE records SET deleted = 1, datestamp = ?, marcxml = NULL, oai_dc = NULL,"
                 " search_text = '' WHERE id = ? AND deleted = 0",
@@ -386,9 +405,9 @@ async def _write_items(db: aiosqlite.Connection, holdings: list[Holding]) -> Non
         "INSERT INTO items (record_id, barcode, location, call_number, status, due)"
         " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (record_id, barcode) DO UPDATE SET"
         " location = excluded.location, call_number = excluded.call_number,"
-        " status = CASE WHEN items.status IN ('on_loan', 'reserved', 'in_transit')"
+        f" status = CASE WHEN items.status IN {_IN_CIRCULATION}"
         " THEN items.status ELSE excluded.status END,"
-        " due = CASE WHEN items.status IN ('on_loan', 'reserved', 'in_transit')"
+        f" due = CASE WHEN items.status IN {_IN_CIRCULATION}"
         " THEN items.due ELSE excluded.due END",
         [
             (h.id, item.barcode, item.location, item.call_number, item.status, item.due)
@@ -399,6 +418,6 @@ async def _write_items(db: aiosqlite.Connection, holdings: list[Holding]) -> Non
     # copies the export no longer lists go, unless they are out in circulation
     await db.executemany(
         "DELETE FROM items WHERE record_id = ? AND barcode NOT IN (SELECT value FROM json_each(?))"
-        " AND status NOT IN ('on_loan', 'reserved', 'in_transit')",
+        f" AND status NOT IN {_IN_CIRCULATION}",
         [(h.id, json.dumps([item.barcode for item in h.items])) for h in holdings],
     )

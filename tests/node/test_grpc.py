@@ -114,6 +114,14 @@ async def test_bad_arguments_and_unknown_ids(channel):
         request_id="never", attempt=1, status=common_pb2.LOAN_STATUS_LOANED
     )
     assert await _code(node.UpdateLoanStatus(update)) == grpc.StatusCode.NOT_FOUND
+    # Found by review: these answered UNKNOWN, every record, and OK.
+    huge = pb.SearchHoldingsRequest(query="a", page_token="9" * 23)
+    assert await _code(node.SearchHoldings(huge)) == grpc.StatusCode.INVALID_ARGUMENT
+    for nothing in ("***", "\x00", " - "):
+        no_words = pb.SearchHoldingsRequest(query=nothing)
+        assert await _code(node.SearchHoldings(no_words)) == grpc.StatusCode.INVALID_ARGUMENT
+    unknown = pb.UpdateLoanStatusRequest(request_id="never", attempt=1, status=99)
+    assert await _code(node.UpdateLoanStatus(unknown)) == grpc.StatusCode.INVALID_ARGUMENT
 
 
 async def test_two_offers_for_the_last_free_copy(channel):
@@ -186,6 +194,23 @@ async def test_a_loan_moves_its_copy_through_iso18626_states(channel):
         )
     )
     assert released.item.status == common_pb2.ITEM_STATUS_AVAILABLE
+
+
+async def test_a_record_whose_copy_is_promised_to_a_loan_cannot_be_deleted(node, channel):
+    """Deleting it would leave the loan without its copy; the library finishes or
+    cancels the loan first, then the delete goes through."""
+    from federation.errors import FailedPrecondition
+
+    offer = pb.OfferLoanRequest(request_id="req-del", attempt=1, record_id="u53329",
+                                service_type=common_pb2.SERVICE_TYPE_LOAN)
+    assert (await stub(channel).OfferLoan(offer)).status == common_pb2.LOAN_STATUS_WILL_SUPPLY
+    with pytest.raises(FailedPrecondition, match=r"35609000970837 \(reserved\)"):
+        await node.store.delete_record("u53329")
+    assert (await node.store.live_records(["u53329"])), "nothing was deleted"
+    await stub(channel).UpdateLoanStatus(pb.UpdateLoanStatusRequest(
+        request_id="req-del", attempt=1, status=common_pb2.LOAN_STATUS_CANCELLED))
+    await node.store.delete_record("u53329")
+    assert not await node.store.live_records(["u53329"])
 
 
 async def test_offers_the_library_cannot_fill(channel):
