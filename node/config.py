@@ -25,6 +25,11 @@ DEFAULT_PAGE_SIZE = 500
 DEFAULT_TOKEN_TTL = 24 * 3600
 
 _SYMBOL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-_.]{0,63}$")
+#: OAI-PMH.xsd's emailType.
+_EMAIL = re.compile(r"\S+@(\S+\.)+\S+")
+#: The oai-identifier scheme's repositoryIdentifier (leading digits tolerated: older
+#: defaults made them from symbols such as 1LIB, and identifiers must stay stable).
+_DOMAIN = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9-]*(\.[a-zA-Z0-9][a-zA-Z0-9-]*)+")
 
 
 @dataclass(slots=True)
@@ -55,6 +60,14 @@ class NodeConfig:
             self.admin_email = f"admin@{self.domain}"
         if not self.oai_domain:
             self.oai_domain = default_domain(self.symbol)
+        # Identify must validate: OAI-PMH's emailType and the oai-identifier scheme.
+        if not _EMAIL.fullmatch(self.admin_email):
+            raise ConfigError(f"admin email {self.admin_email!r} is not an e-mail address")
+        if not _DOMAIN.fullmatch(self.oai_domain):
+            raise ConfigError(
+                f"oai domain {self.oai_domain!r} must be domain-shaped (letters, digits, '-', "
+                "at least one dot), e.g. library.example.org"
+            )
         if self.oai_page_size < 1:
             raise ConfigError("oai page_size must be at least 1")
 
@@ -126,6 +139,8 @@ def load(path: Path | str) -> NodeConfig:
         )
     except KeyError as error:
         raise ConfigError(f"{path}: [node] lacks {error.args[0]!r}") from error
+    except ConfigError as error:
+        raise ConfigError(f"{path}: {error}") from error
     except (TypeError, ValueError) as error:
         raise ConfigError(f"{path}: {error}") from error
 

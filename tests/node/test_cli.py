@@ -76,6 +76,22 @@ def test_init_writes_a_config_with_free_ports(tmp_path, capsys):
     )
 
 
+def test_init_refuses_an_admin_email_identify_could_not_carry(tmp_path, capsys):
+    """OAI-PMH's Identify must hold a valid adminEmail; a typo is caught at init, and a
+    hand-edited node.toml is refused naming the file."""
+    args = ["node", "init", "--symbol", "X", "--name", "X", "--dir", str(tmp_path / "x")]
+    assert main([*args, "--admin-email", "nobody"]) == 2
+    assert "'nobody' is not an e-mail address" in capsys.readouterr().err
+    assert not (tmp_path / "x" / "node.toml").exists()
+    assert main([*args, "--admin-email", "ill@library.example.org"]) == 0
+    path = tmp_path / "x" / "node.toml"
+    path.write_text(path.read_text(encoding="utf-8").replace("ill@library.example.org", "ill"),
+                    encoding="utf-8")
+    capsys.readouterr()
+    assert main(["node", "stats", "--config", str(path)]) == 2
+    assert f"{path}: admin email 'ill'" in capsys.readouterr().err
+
+
 def test_unknown_tables_survive_a_rewrite(tmp_path, capsys):
     from node.config import load, save
 
@@ -114,8 +130,9 @@ def test_import_reports_bad_records_by_file_and_position(tmp_path, capsys):
     assert main(["node", "import", "--config", config, BATCH, str(bad)]) == 1
     err = capsys.readouterr().err
     assert f"{bad}:#4: " in err
-    assert main(["node", "import", "--config", config, str(tmp_path / "missing.mrc")]) == 2
-    assert "missing.mrc" in capsys.readouterr().err
+    assert main(["node", "import", "--config", config, BATCH, str(tmp_path / "missing.mrc")]) == 2
+    err = capsys.readouterr().err
+    assert "missing.mrc" in err and "1 file(s) could not be read" in err
     assert main(["node", "stats", "--config", str(tmp_path / "none" / "node.toml")]) == 2
     assert "libfed node init" in capsys.readouterr().err
 
