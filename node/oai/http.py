@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from urllib.parse import parse_qsl
 
 from aiohttp import web
 
@@ -23,7 +24,13 @@ def oai_routes(provider: OaiProvider, path: str = "/oai") -> list[web.RouteDef]:
                 # OAI-PMH POST is form-encoded; anything else has no readable arguments.
                 pairs = []
             else:
-                pairs = [(k, v) for k, v in (await request.post()).items() if isinstance(v, str)]
+                try:
+                    form = (await request.read()).decode("utf-8")
+                    pairs = parse_qsl(form, keep_blank_values=True, errors="strict")
+                except (UnicodeDecodeError, ValueError):
+                    body = provider.error(str(request.url.with_query(None)), "badArgument",
+                                          "the form's arguments are not UTF-8 (OAI-PMH 3.1.1.2)")
+                    return web.Response(body=body, content_type="text/xml", charset="utf-8")
         base_url = str(request.url.with_query(None))
         body = await provider.respond(base_url, pairs)
         return web.Response(body=body, content_type="text/xml", charset="utf-8")

@@ -95,7 +95,7 @@ class OaiProvider:
         try:
             verb, args = _check_arguments(pairs)
         except OaiError as error:
-            return xml.envelope(base_url, {}, [xml.error(error.code, error.message)])
+            return self.error(base_url, error.code, error.message)
         echo = {"verb": verb, **args}
         try:
             body = await getattr(self, f"_{verb}")(args, base_url)
@@ -105,6 +105,10 @@ class OaiProvider:
                 echo = {}  # the spec: do not echo arguments that were not valid
             return xml.envelope(base_url, echo, [xml.error(error.code, error.message)])
         return xml.envelope(base_url, echo, body)
+
+    def error(self, base_url: str, code: str, message: str) -> bytes:
+        """A reply that is only an error, echoing no arguments."""
+        return xml.envelope(base_url, {}, [xml.error(code, message)])
 
     async def _Identify(self, args: dict[str, str], base_url: str) -> list[str]:  # noqa: N802
         earliest = await self.store.earliest_datestamp()

@@ -6,6 +6,7 @@ import asyncio
 import re
 import time
 
+from lxml import etree
 from sickle import Sickle
 
 from node.oai.tokens import ListState, TokenCodec
@@ -325,3 +326,18 @@ async def test_list_metadata_formats_of_an_unknown_record(node, oai_schema):
     client = OaiClient(node.oai_url, oai_schema)
     root = await client.get(verb="ListMetadataFormats", identifier=f"oai:{node.config.domain}:nope")
     assert error_code(root) == "idDoesNotExist"
+
+
+async def test_a_post_whose_form_is_not_utf8_is_bad_argument(node, oai_schema):
+    """OAI-PMH arguments are UTF-8: a form that is not gets an OAI error, never an HTTP 500."""
+    import aiohttp
+
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    for body in (b"verb=GetRecord&identifier=\xff&metadataPrefix=marc21",
+                 b"verb=GetRecord&identifier=%FF&metadataPrefix=marc21"):
+        async with aiohttp.ClientSession() as session:
+            async with session.post(node.oai_url, data=body, headers=form) as response:
+                assert response.status == 200
+                root = etree.fromstring(await response.read())
+        oai_schema.assertValid(root)
+        assert error_code(root) == "badArgument"
