@@ -45,7 +45,7 @@ class HoldingsCatalog:
         """One page of matching records, the next page's token ('' at the end), the total."""
         if page_size < 0:
             raise InvalidArgument("page_size must not be negative")
-        if not (terms.words or terms.title or terms.author or terms.isbn or terms.issn):
+        if not (terms.fts_query() or terms.isbn or terms.issn):  # "***" has no word to find
             raise InvalidArgument("give keywords, a title, an author, an ISBN or an ISSN")
         size = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
         offset = _offset(page_token)
@@ -122,6 +122,6 @@ def search_terms(query: str, title: str, author: str, isbn: str, issn: str) -> S
 def _offset(token: str) -> int:
     if not token:
         return 0
-    if not token.isdigit():
+    if not token.isdigit() or len(token) > 15:  # SQLite's OFFSET is a 64-bit integer
         raise InvalidArgument(f"page_token {token!r} was not issued by this node")
     return int(token)

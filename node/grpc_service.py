@@ -14,7 +14,7 @@ import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 from libfed.v1 import common_pb2, node_service_pb2, node_service_pb2_grpc
 
-from federation.errors import LibfedError, PermissionDenied, Unauthenticated
+from federation.errors import InvalidArgument, LibfedError, PermissionDenied, Unauthenticated
 from node.catalog import HeldRecord, HoldingsCatalog, normalize_isbn, search_terms
 from node.lending import LendingPolicy, LoanOffer, Offer
 from node.model import Item
@@ -171,6 +171,10 @@ class LibraryNodeServicer(node_service_pb2_grpc.LibraryNodeServicer):
     async def UpdateLoanStatus(self, request, context):  # noqa: N802
         async def call():
             self._authorize(context)
+            if request.status and request.status not in _LOAN_STATUS:
+                raise InvalidArgument(f"unknown loan status {request.status}")
+            if request.action and request.action not in _ACTION:
+                raise InvalidArgument(f"unknown requester action {request.action}")
             due = request.due_time.seconds if request.HasField("due_time") else None
             item = await self.lending.update(
                 request.request_id,

@@ -114,6 +114,8 @@ def import_command(args: argparse.Namespace) -> int:
         f"{report.read} records in {report.files} files: {report.new} new, "
         f"{report.updated} updated, {len(report.bad)} bad"
     )
+    if report.unusable:
+        summary += f"; {len(report.unusable)} file(s) could not be read"
     if args.json:
         print_json(report.as_dict())
     sys.stderr.write(summary + "\n")
