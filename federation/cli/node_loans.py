@@ -73,7 +73,10 @@ def register_node_commands(commands: argparse._SubParsersAction) -> None:
         step = commands.add_parser(name, help=text)
         step.add_argument("--config", required=True, type=Path)
         step.add_argument("request_id", metavar="REQUEST_ID")
-        step.add_argument("--reason", default="", help="why (ISO 18626 reasonUnfilled for answer)")
+        reason = ("why it cannot be supplied: an ISO 18626 reasonUnfilled (NotOnShelf, "
+                  "InUse, NotHeld...)" if name == "answer" else
+                  "a note for the other library (never a reader's name or card)")
+        step.add_argument("--reason", default="", help=reason)
         if name == "answer":
             step.add_argument("--unfilled", action="store_true", help="cannot supply")
         if name == "ship":

@@ -32,7 +32,13 @@ from federation.coordinator.model import (
 from federation.coordinator.nodes import NodeGateway
 from federation.coordinator.routing import build_rota
 from federation.coordinator.store import CoordinatorStore
-from federation.errors import InvalidArgument, NotFound, PermissionDenied, Unavailable
+from federation.errors import (
+    AlreadyExists,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    Unavailable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +159,16 @@ class LoanService:
                 return existing
             raise InvalidArgument("needed_before is already past: no library could supply in time")
         cluster_id, title = await self._resolve(submission)
+        # Answered before the availability round, which asks every holder: a retry gets
+        # its request back, a second request from the same reader is refused at once.
+        # (The insert below still decides when two submissions race.)
+        existing = await self.store.request_by_key(caller, submission.idempotency_key)
+        if existing is not None:
+            return existing
+        if await self.store.has_open_request(caller, submission.patron_ref, cluster_id):
+            raise AlreadyExists(f"this reader already has an open request for cluster {cluster_id}")
+        log.info("%s submits a request for %s (key %s); asking the holders", caller, cluster_id,
+                 submission.idempotency_key)
         request = LoanRequest(
             request_id=f"ill-{uuid.uuid4().hex[:16]}", requester=caller,
             patron_ref=submission.patron_ref, service_type=submission.service_type,

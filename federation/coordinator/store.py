@@ -29,6 +29,7 @@ from federation.coordinator.model import (
     StatusEvent,
 )
 from federation.coordinator.store_sql import (
+    FINAL_SQL,
     Delivery,
     load_request,
     migrate,
@@ -193,6 +194,14 @@ class CoordinatorStore:
                 f"this reader already has an open request for cluster {request.cluster_id}"
             ) from error
         return request
+
+    async def has_open_request(self, requester: str, patron_ref: str, cluster_id: str) -> bool:
+        """Whether this reader has an open request for the work (the unique index's rule)."""
+        row = await self._one(
+            f"SELECT 1 FROM requests WHERE requester = ? AND patron_ref = ? AND cluster_id = ?"
+            f" AND status NOT IN ({FINAL_SQL})", (requester, patron_ref, cluster_id),
+        )
+        return row is not None
 
     async def request_by_key(self, requester: str, key: str) -> LoanRequest | None:
         row = await self._one(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -185,15 +186,25 @@ def test_the_coordinator_killed_and_restarted_loses_and_doubles_nothing(federati
     loaned = node(federation, "BL", "request", "--patron", "B-11", "--cluster", clusters[0])
     node(federation, loaned["lender_symbol"], "ship", loaned["request_id"])
     waiting = node(federation, "BL", "request", "--patron", "B-12", "--cluster", clusters[1])
-    # A submission in flight when the coordinator dies.
+    # A submission in flight when the coordinator dies: the holders are paused, so the
+    # coordinator has it (its log says so) and waits on their availability when killed.
     config = federation.libraries["PUL"].config
-    flying = subprocess.Popen(
-        libfed_command("node", "request", "--config", str(config), "--patron", "P-13",
-                       "--cluster", clusters[2], "--key", "in-flight-1", "--json"),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    time.sleep(0.3)
-    federation.group.kill("coordinator")
-    flying.wait(60)
+    holders = [federation.group.processes[f"node-{symbol}"] for symbol in ("LOC", "BL", "DNB")]
+    for process in holders:
+        process.send_signal(signal.SIGSTOP)
+    try:
+        flying = subprocess.Popen(
+            libfed_command("node", "request", "--config", str(config), "--patron", "P-13",
+                           "--cluster", clusters[2], "--key", "in-flight-1", "--json"),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        log = federation.group.logs["coordinator"]
+        wait_for_sync(lambda: "key in-flight-1" in log.read_text(errors="replace"), 30)
+        federation.group.kill("coordinator")
+        flying.wait(60)
+    finally:
+        for process in holders:
+            process.send_signal(signal.SIGCONT)
+    assert flying.returncode != 0, "the coordinator died before it could answer"
     federation.start_coordinator()
     # The desk retries the submission with the same key: exactly one request results.
     retried = node(federation, "PUL", "request", "--patron", "P-13", "--cluster", clusters[2],

@@ -88,8 +88,12 @@ async def test_the_same_key_twice_returns_the_same_request(network):
     again = await branch.submit("p-reader5", cluster_id="c-1", idempotency_key="k-1")
     assert again.request_id == first.request_id
     assert len(network.libraries["LIB_A"].calls("OfferLoan")) == 1
+    asked = len(network.libraries["LIB_A"].calls("GetAvailability"))
+    assert asked == 1, "a retry does not ask the holders again"
     with pytest.raises(AlreadyExists):
         await branch.submit("p-reader5", cluster_id="c-1", idempotency_key="k-2")
+    assert len(network.libraries["LIB_A"].calls("GetAvailability")) == asked, (
+        "a duplicate is refused before the availability round")
     # Another reader may ask for the same work.
     other = await branch.submit("p-reader6", cluster_id="c-1", idempotency_key="k-3")
     assert other.request_id != first.request_id
