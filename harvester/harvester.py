@@ -26,7 +26,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Protocol
@@ -38,11 +38,10 @@ from harvester.client import OaiClient, OaiProtocolError
 from harvester.page import OaiPage, PageError, predict_token
 from harvester.reading import (
     PROCESS_MIN_RECORDS,
+    PageReader,
     ReadPage,
     default_processes,
-    process_reader,
-    read_page,
-    thread_reader,
+    trim_heap,
 )
 from harvester.retry import RetryPolicy
 from harvester.sources import Source
@@ -50,6 +49,8 @@ from harvester.summary import HarvestSummary
 
 log = logging.getLogger(__name__)
 
+#: Pages between two trims of the heap (see :func:`~harvester.reading.trim_heap`).
+TRIM_EVERY = 8
 #: Progress callback: the summary so far and the server's completeListSize.
 Progress = Callable[[HarvestSummary], None]
 
@@ -89,7 +90,7 @@ class Harvester:
     ) -> None:
         """``processes``: worker processes that read the pages of a list of at
         least ``process_min_records`` (0: read them in a thread of this process;
-        None: one when there is a core to spare)."""
+        None: one per core, see :func:`~harvester.reading.default_processes`)."""
         self.catalog = catalog
         self.policy = policy or RetryPolicy()
         self.max_restarts = max_restarts
@@ -191,8 +192,7 @@ class _Run:
         self.seen_tokens: set[str] = set()
         self.started = time.monotonic()
         self.fetcher = ThreadPoolExecutor(1, thread_name_prefix="oai-fetch")
-        self.reader: Executor = thread_reader()
-        self.reading_in_processes = False
+        self.reader = PageReader.in_thread()
         self.pages = _Pages(self)
 
     async def __aenter__(self) -> _Run:
@@ -201,7 +201,7 @@ class _Run:
     async def __aexit__(self, *exc: object) -> None:
         self.pages.close()
         self.fetcher.shutdown(wait=False, cancel_futures=True)
-        self.reader.shutdown(wait=False, cancel_futures=True)
+        self.reader.close()
 
     async def run(self) -> None:
         granularity = await self._granularity()
@@ -258,7 +258,7 @@ class _Run:
     def _read_in_processes_if_big(self, page: ReadPage, token: str | None) -> None:
         """Move reading to worker processes once the list shows itself big."""
         processes = self.harvester.processes
-        if self.reading_in_processes or not processes or token is None:
+        if self.reader.in_processes or not processes or token is None:
             return
         size = page.envelope.complete_list_size or 0
         seen = self.summary.records + len(page.records)
@@ -266,9 +266,8 @@ class _Run:
             return
         log.info("%s: a big list; reading pages in %d worker process(es)", self.source.name,
                  processes)  # fmt: skip
-        self.reader.shutdown(wait=False)  # pages it has already started finish there
-        self.reader = process_reader(processes)
-        self.reading_in_processes = True
+        thread, self.reader = self.reader, PageReader.in_processes(processes)
+        thread.close(drop_queued=False)  # the pages handed to it are still read there
 
     async def _unlisted(self, page: ReadPage) -> list[str]:
         """At the end of a full list: the stored records no page listed, to remove.
@@ -387,6 +386,8 @@ class _Run:
         summary.unlisted += len(unlisted)
         summary.quarantined += len(quarantined)
         summary.seconds = time.monotonic() - self.started
+        if summary.pages % TRIM_EVERY == 0:
+            trim_heap()
         log.info(
             "%s: page %d committed (%d records, %d deleted, %d quarantined)",
             self.source.name,
@@ -470,7 +471,7 @@ class _Pages:
             if predicted in fetched:  # a looping server: the run will say so
                 predicted = None
             fetched.add(predicted)
-            reading = loop.run_in_executor(run.reader, read_page, data, run.source.name)
+            reading = run.reader.read(data, run.source.name)
             reading.add_done_callback(_seen)
             await self.queue.put(_Ahead(reading, predicted))
             if predicted is None:

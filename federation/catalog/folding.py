@@ -23,6 +23,10 @@ _COMBINING = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\
 _I_BREVE = "\u0438\u0306"  # и + combining breve, what NFD makes of й
 _NON_WORD = re.compile(r"[^\w]+|_")
 _WORD = re.compile(r"[^\W_]+")
+#: Folded strings remembered: names and subjects repeat across records, titles
+#: rarely do. Kept small: each entry is a whole string, and 65,536 of them in two
+#: caches held ~40 MB in every process that harvests (measured).
+_CACHED = 4096
 
 #: ALA-LC romanization of Russian (and the common letters of Ukrainian and
 #: Belarusian), with the diacritics and the soft/hard sign primes left out.
@@ -36,7 +40,7 @@ _ALA_LC = {
 _TRANSLIT = str.maketrans(_ALA_LC)
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=_CACHED)
 def fold(text: str) -> str:
     """Case-fold and drop diacritics, keeping ``й`` distinct from ``и``; ``ё`` → ``е``."""
     if text.isascii():
@@ -51,7 +55,7 @@ def words(text: str) -> list[str]:
     return _WORD.findall(fold(text))
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=_CACHED)
 def latin(text: str) -> str:
     """Folded, transliterated to Latin, punctuation collapsed to single spaces.
 

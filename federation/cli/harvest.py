@@ -69,8 +69,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--processes",
         type=int,
-        help="worker processes reading the pages of a big list (0: none; "
-        "default: one when the machine has a core to spare)",
+        help="worker processes reading the pages of a big list (0: read them in this "
+        "process; default: one per core, at most 4, none on a single core)",
     )
     parser.set_defaults(func=handle)
 
