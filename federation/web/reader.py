@@ -27,6 +27,7 @@ from federation.errors import (
     Unavailable,
 )
 from federation.web.backend import PatronIdentity
+from federation.web.i18n import LANG, Translator
 from federation.web.render import BACKEND, SETTINGS, error_key, flash, patron_of, render
 from federation.web.session import SESSION
 
@@ -82,12 +83,28 @@ async def search(request: web.Request) -> web.Response:
             problem = "bad_query"
     pages = 0 if result is None else max(1, -(-result.total // PAGE_SIZE))
     base = {k: v for k, v in {"q": words, **filters}.items() if v}
+    if result is not None and page > pages:  # an old link past the end: the last page
+        raise web.HTTPSeeOther("/?" + urlencode({**base, "page": pages}))
+    all_facet = request.query.get("all", "")
+    names = await _library_names(backend)
+    t = Translator(request[LANG])
+
+    def facet_label(name: str, value: str) -> str:
+        """A facet value as readers know it: the library's name, not its symbol."""
+        if name == "library":
+            return names.get(value, value)
+        if name == "format":
+            return t(f"format_{value}")
+        return t.language(value) if name == "language" else str(value)
+
     return render(
         request, "search.html", words=words, filters=filters, result=result, page=page,
-        pages=pages, error_key=problem, libraries=await _library_names(backend),
+        pages=pages, error_key=problem, libraries=names, facet_label=facet_label,
+        all_facet=all_facet if all_facet in FACETS else "",
         page_url=lambda n: "/?" + urlencode({**base, "page": n}),
         facet_url=lambda name, value: "/?" + urlencode({**base, name: value}),
         clear_url=lambda name: "/?" + urlencode({k: v for k, v in base.items() if k != name}),
+        all_url=lambda name: "/?" + urlencode({**base, "all": name}) + f"#facet-{name}",
     )
 
 

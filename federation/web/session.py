@@ -127,12 +127,10 @@ def csrf_middleware():
             sent = str(form.get(CSRF_FIELD, ""))
             expected = request[SESSION].get("csrf", "")
             if not expected or not hmac.compare_digest(sent, expected):
-                raise web.HTTPForbidden(
-                    text="This form has expired or was not sent from this site. "
-                    "Please go back, reload the page and try again.\n"
-                    "Форма устарела или отправлена не с этого сайта. "
-                    "Вернитесь, обновите страницу и попробуйте ещё раз.\n",
-                )
+                from federation.web.render import render  # render needs this module
+
+                # A page in the reader's language, with the language switch and a way back.
+                return render(request, "error.html", status=403, message_key="form_expired")
         return await handler(request)
 
     return middleware

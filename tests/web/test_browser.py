@@ -142,18 +142,25 @@ def test_the_main_pages_pass_an_automated_accessibility_check(live, browser):
     pages = ["/", f"/?q={search_words(work['title'])}", f"/record/{work['cluster_id']}", "/my",
              "/staff/login"]
     problems = {}
-    for page in pages:
+
+    def check(lang: str, page: str) -> None:
         browser.get(live.url + page)
+        assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == lang
         if found := axe_violations(browser):
-            problems[page] = found
+            problems[lang, page] = found
+
+    for lang in ("ru", "en"):  # both languages: the words, and so the layout, differ
+        browser.get(f"{live.url}/lang/{lang}?next=/")
+        for page in pages:
+            check(lang, page)
     _login(live, browser)
     requests = live.run(live.coordinator.store.list_requests(None, limit=1))
     staff_pages = ["/staff", "/staff/ill", "/staff/catalog"]
     staff_pages += [f"/staff/requests/{loan.request_id}" for loan in requests]
-    for page in staff_pages:
-        browser.get(live.url + page)
-        if found := axe_violations(browser):
-            problems[page] = found
+    for lang in ("en", "ru"):
+        browser.get(f"{live.url}/lang/{lang}?next=/staff")
+        for page in staff_pages:
+            check(lang, page)
     assert not problems, problems
 
 

@@ -10,7 +10,7 @@ from urllib.parse import quote
 import aiohttp
 import pytest
 
-from tests.web.live import STAFF_PASSWORD, STAFF_USER
+from tests.web.live import STAFF_PASSWORD, STAFF_USER, search_words
 
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -44,6 +44,10 @@ async def test_a_form_without_its_token_is_refused(live):
     async with client() as session:
         async with session.post(f"{live.url}/my/signin", data=form, allow_redirects=False) as response:
             assert response.status == 403
+            # A page in the reader's language, with the switch and a way back; not bare text.
+            html = await response.text()
+            assert '<html lang="ru">' in html and "<h1>Форма устарела</h1>" in html
+            assert 'href="/lang/en' in html
         token = await token_of(session, f"{live.url}/my")
         async with session.post(f"{live.url}/my/signin", data={**form, "csrf_token": "x" + token},
                                 allow_redirects=False) as response:
@@ -303,3 +307,16 @@ async def test_a_crafted_link_cannot_put_its_own_words_in_an_alert(live):
             assert 'role="alert"' not in await response.text()
         async with session.get(f"{live.url}/record/{work['cluster_id']}?error=bad_card") as response:
             assert "Номер билета или PIN не подходят" in await response.text()
+
+
+async def test_a_filter_is_named_as_readers_know_it_and_old_pages_lead_to_the_last(live):
+    work = live.work_to_borrow("TVER")
+    words = quote(search_words(work["title"]))
+    async with client() as session:
+        async with session.get(f"{live.url}/?q={words}&library=MSK") as response:
+            html = await response.text()
+        # The filter is named as readers know the library, not by its symbol.
+        assert "Убрать фильтр «Московская городская библиотека»" in html
+        async with session.get(f"{live.url}/?q={words}&page=999", allow_redirects=False) as response:
+            assert response.status == 303
+            assert response.headers["Location"].endswith("page=1")

@@ -179,3 +179,27 @@ def test_the_network_page_shows_a_librarys_failing_second_source():
     assert lines["BL"].last_harvest == "2026-11-27T10:00:00Z"  # the stalest source
     assert lines["BL"].last_error == "BL:rusmarc: HTTP 500"
     assert lines["RSL"].last_harvest is None and lines["RSL"].last_error == ""
+
+
+def test_a_long_facet_shows_twelve_values_and_a_link_to_all():
+    """The search page's template itself, given a real SearchResult of 20 years."""
+    from federation.catalog.model import SearchResult
+    from federation.web.app import _environment
+
+    result = SearchResult(40, [], {"year": {str(year): 2 for year in range(1990, 2010)}})
+
+    def page(all_facet: str) -> str:
+        return _environment().get_template("search.html").render(
+            t=Translator("en"), lang="en", languages=("ru", "en"), path="/?q=x", here="",
+            csrf_token="", patron=None, staff_user=None, flash=None, settings={"refresh": 0},
+            words="x", filters=dict.fromkeys(("library", "year", "language", "format"), ""),
+            result=result, page=1, pages=4, error_key=None, libraries={},
+            facet_label=lambda name, value: value, all_facet=all_facet,
+            page_url=lambda n: f"/?page={n}", facet_url=lambda name, value: f"/?{name}={value}",
+            clear_url=lambda name: "/", all_url=lambda name: f"/?all={name}",
+        )
+
+    short, full = page(""), page("year")
+    assert short.count('href="/?year=') == 12 and 'href="/?all=year"' in short
+    assert "Show all (20)" in short
+    assert full.count('href="/?year=') == 20 and "Show all" not in full
