@@ -11,7 +11,7 @@ the ``<request>`` element carries no attributes, as the spec asks.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote, unquote
 
@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 
 _SLIM_NS = "http://www.loc.gov/MARC21/slim"
 _SLIM_XSD = "http://www.loc.gov/standards/marcxml/schema/MARC21slim.xsd"
+_SLIM_RECORD = f'<record xmlns="{_SLIM_NS}"'
+_MARCXCHANGE_NS = "info:lc/xmlns/marcxchange-v1"
+_MARCXCHANGE_XSD = "http://www.loc.gov/standards/iso25577/marcxchange-1-1.xsd"
 _LIST_ARGS = ({"metadataPrefix"}, {"from", "until", "set"}, True)
 #: verb -> (required arguments, optional arguments, takes resumptionToken)
 VERBS: dict[str, tuple[set[str], set[str], bool]] = {
@@ -49,10 +52,19 @@ class MetadataFormat:
     column: str
     #: Record schemas it can carry (None: every record).
     schemas: tuple[str, ...] | None
+    #: Turns the stored rendering into this format's (None: served as stored).
+    render: Callable[[str], str] | None = None
 
 
-#: oai_dc for every record; MARCXML as marc21 for MARC 21 records, and as
-#: rusmarc (same slim syntax, UNIMARC tags, nothing crosswalked) for UNIMARC ones.
+def as_marcxchange(marcxml: str) -> str:
+    """A stored MARCXML record as MarcXchange (ISO 25577): the same elements in the
+    MarcXchange namespace, saying in ``format`` which MARC it is, so that a harvester
+    choosing its reader by namespace never reads UNIMARC tags as MARC 21."""
+    return marcxml.replace(_SLIM_RECORD, f'<record xmlns="{_MARCXCHANGE_NS}" format="RUSMARC"', 1)
+
+
+#: oai_dc for every record; MARCXML as marc21 for MARC 21 records, and MarcXchange
+#: as rusmarc (UNIMARC tags, format="RUSMARC", nothing crosswalked) for UNIMARC ones.
 FORMATS = {
     "oai_dc": MetadataFormat(
         "oai_dc",
@@ -62,7 +74,9 @@ FORMATS = {
         None,
     ),
     "marc21": MetadataFormat("marc21", _SLIM_XSD, _SLIM_NS, "marcxml", ("marc21",)),
-    "rusmarc": MetadataFormat("rusmarc", _SLIM_XSD, _SLIM_NS, "marcxml", ("unimarc",)),
+    "rusmarc": MetadataFormat(
+        "rusmarc", _MARCXCHANGE_XSD, _MARCXCHANGE_NS, "marcxml", ("unimarc",), as_marcxchange
+    ),
 }
 
 
@@ -171,7 +185,7 @@ class OaiProvider:
                 "cannotDisseminateFormat",
                 f"this is a {row['schema']} record; it is not available as {fmt.prefix}",
             )
-        return ["<GetRecord>", self._record(row), "</GetRecord>"]
+        return ["<GetRecord>", self._record(row, fmt), "</GetRecord>"]
 
     async def _ListIdentifiers(self, args: dict[str, str], base_url: str) -> list[str]:  # noqa: N802
         return await self._list("ListIdentifiers", args)
@@ -190,8 +204,10 @@ class OaiProvider:
         if not rows:
             raise OaiError("noRecordsMatch", "no records match the request")
         more, rows = len(rows) > size, rows[:size]
-        render = self._record if verb == "ListRecords" else self._header
-        parts = [f"<{verb}>", *(render(row) for row in rows)]
+        if verb == "ListRecords":
+            parts = [f"<{verb}>", *(self._record(row, fmt) for row in rows)]
+        else:
+            parts = [f"<{verb}>", *(self._header(row) for row in rows)]
         complete = max(state.complete, state.cursor + len(rows) + more)
         if more:
             last = rows[-1]
@@ -237,11 +253,12 @@ class OaiProvider:
             self.identifier(row["id"]), row["datestamp"], row["sets"], bool(row["deleted"])
         )
 
-    def _record(self, row) -> str:
+    def _record(self, row, fmt: MetadataFormat) -> str:
         head = self._header(row)
         if row["deleted"] or row["metadata"] is None:
             return f"<record>{head}</record>"
-        return f"<record>{head}<metadata>{row['metadata']}</metadata></record>"
+        metadata = fmt.render(row["metadata"]) if fmt.render else row["metadata"]
+        return f"<record>{head}<metadata>{metadata}</metadata></record>"
 
 
 def _format(prefix: str) -> MetadataFormat:

@@ -10,6 +10,7 @@ from lxml import etree
 NS = {
     "oai": "http://www.openarchives.org/OAI/2.0/",
     "marc": "http://www.loc.gov/MARC21/slim",
+    "mx": "info:lc/xmlns/marcxchange-v1",
     "dc": "http://purl.org/dc/elements/1.1/",
     "oai_dc": "http://www.openarchives.org/OAI/2.0/oai_dc/",
     "id": "http://www.openarchives.org/OAI/2.0/oai-identifier",

@@ -95,10 +95,12 @@ async def test_get_record_and_formats_per_record(node, oai_schema):
     formats = await client.get(verb="ListMetadataFormats", identifier=rus_id)
     assert _prefixes(formats) == {"oai_dc", "rusmarc"}
     root = await client.get(verb="GetRecord", identifier=rus_id, metadataPrefix="rusmarc")
-    assert (
-        root.findtext(".//marc:controlfield[@tag='001']", namespaces=NS) == "RU\\NLR\\bibl\\1100073"
-    )
-    assert root.find(".//marc:datafield[@tag='899']", NS) is not None  # native RUSMARC fields
+    # MarcXchange (ISO 25577), saying which MARC it is: a harvester that picks its
+    # reader by namespace never takes these UNIMARC tags for MARC 21 ones.
+    record = root.find(".//oai:metadata/mx:record", NS)
+    assert record is not None and record.get("format") == "RUSMARC"
+    assert record.findtext("mx:controlfield[@tag='001']", namespaces=NS) == "RU\\NLR\\bibl\\1100073"
+    assert record.find("mx:datafield[@tag='899']", NS) is not None  # native RUSMARC fields
     root = await client.get(verb="GetRecord", identifier=rus_id, metadataPrefix="marc21")
     assert error_code(root) == "cannotDisseminateFormat"
     assert _prefixes(await client.get(verb="ListMetadataFormats")) == {
