@@ -148,8 +148,10 @@ async def _run(quick: bool) -> list[Row]:
             path = Path(folder) / f"catalog-{size}.db"
             rate, cpu_rate = await build(path, size)
             name = f"catalog commit_page ({size:,} records)"
-            note = "dedup + FTS index, pages of 500"
-            rows.append(Row(name, rate, "rec/s", ">= 5,000", rate >= 5000, note))
+            # The 5,000 rec/s is end to end (the harvest benchmark); this is the
+            # commit alone, in one process, with every record prepared here too.
+            note = "dedup + FTS index, pages of 500, prepared in this process"
+            rows.append(Row(name, rate, "rec/s", note=note))
             rows.append(Row(f"{name}, CPU", cpu_rate, "rec/cpu-s", "", None, cpu_note))
             wall, cpu = await latencies(path)
             p50, p95 = statistics.median(wall), _percentile(wall, 0.95)

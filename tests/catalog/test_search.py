@@ -6,6 +6,7 @@ import pytest
 
 from federation.catalog import UnionCatalog
 from federation.catalog.query import parse
+from federation.catalog.storage import cluster_pk
 
 from .conftest import DEMO, RSL, harvested, one, read, source, variant
 
@@ -157,3 +158,8 @@ async def test_a_huge_answer_ranks_title_and_author_matches_first_without_losing
     assert len(shown) == len(set(shown)) == 35
     assert set(shown) == {hit.cluster_id for hit in exact.results}
     assert pages[0].facets == exact.facets
+    # Past the limit a tier is ranked in parts, newest clusters first, so that a first
+    # page never ranks more than RANK_ALL_LIMIT hits: the 30 others come as the newest
+    # 10, each part by relevance, then the 20 older ones.
+    rest = [cluster_pk(cluster) for cluster in shown[5:]]
+    assert min(rest[:10]) > max(rest[10:])
