@@ -163,3 +163,19 @@ async def test_a_huge_answer_ranks_title_and_author_matches_first_without_losing
     # 10, each part by relevance, then the 20 older ones.
     rest = [cluster_pk(cluster) for cluster in shown[5:]]
     assert min(rest[:10]) > max(rest[10:])
+
+
+async def test_a_common_word_filtered_down_to_a_few_libraries_hits_is_ranked_exactly(catalog):
+    """The statement learns a filtered answer's size; a small one is ranked whole,
+    in the same order as when nothing is tiered."""
+    loc, nlm = source("loc", "DLC"), source("nlm", "NLM")
+    await catalog.commit_page(loc, [harvested(r, loc) for r in read(DEMO / "loc_general.xml")], [], [])
+    await catalog.commit_page(nlm, [harvested(r, nlm) for r in read(DEMO / "nlm.xml")], [], [])
+    exact = await catalog.search("history", library="NLM", limit=100)
+    everywhere = await catalog.search("history", limit=100)
+    assert 0 < exact.total < everywhere.total
+    catalog._storage.rank_all_limit = exact.total  # "history" alone is now big, NLM's part is not
+    catalog._storage.filtered_factor = 1  # and too big to be ranked whole without counting
+    again = await catalog.search("history", library="NLM", limit=100)
+    assert [hit.cluster_id for hit in again.results] == [hit.cluster_id for hit in exact.results]
+    assert again.total == exact.total and again.facets == exact.facets

@@ -6,6 +6,7 @@ Runs on the reader connection only, so a search never sees half a page.
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any
 
 import aiosqlite
@@ -41,6 +42,10 @@ FACET_SAMPLE = 500
 #: than this many hits. On a million records, 400 queries, one run each: p95
 #: 10.9-11.3 ms at 5,000, 9.2-10.6 at 2,000, 7.2-9.0 at 1,000 (docs/catalog.md).
 RANK_ALL_LIMIT = 1_000
+#: A library filter keeps a fraction of a word's hits, and learning how many costs a
+#: lookup per hit; so a filtered query whose word has up to this many times
+#: RANK_ALL_LIMIT hits is ranked whole in one pass (at most that many bm25 scores).
+FILTERED_FACTOR = 8
 _TIER_COLUMNS = "{title authors authors_latin}"
 #: One statement for a whole answer: the hits (with their bm25 score) are found
 #: once; the total, the facets (one pass over the narrow facet table) and the
@@ -62,6 +67,15 @@ _SEARCH = """
 """
 
 
+@dataclass(frozen=True, slots=True)
+class _Part:
+    """A piece of an answer: the hits of ``match`` whose pk is in [lowest, below)."""
+
+    match: str
+    lowest: int | None = None
+    below: int | None = None
+
+
 class SearchReader:
     """The read side of :class:`federation.catalog.sqlite.SqliteStorage`."""
 
@@ -69,21 +83,25 @@ class SearchReader:
         self._reader = reader
         self.facet_sample = FACET_SAMPLE
         self.rank_all_limit = RANK_ALL_LIMIT
+        self.filtered_factor = FILTERED_FACTOR
 
     async def search(
         self, query: ParsedQuery, libraries: list[str], limit: int, offset: int
     ) -> SearchResult:
         """One page of hits ranked by bm25, the total, and facets over all hits."""
-        tiered = bool(query.match) and await self._more_hits_than(
-            query.match, libraries, self.rank_all_limit
-        )
-        # Tiered, this statement gives only the total and facets; the page comes after.
-        hits, params = _hits(query.match, libraries, ranked=not tiered)
+        match = query.match
+        # Whether to rank in the statement: only when the answer is surely small. The
+        # count without the library filter is cheap and an upper bound; a filtered
+        # query whose word is common learns its real size from the statement itself,
+        # so its hits are never looked up once more just to be counted.
+        bound = self.rank_all_limit * (self.filtered_factor if libraries else 1)
+        rank_here = not match or await self._count(match, []) <= bound
+        hits, params = _hits(match, libraries, ranked=rank_here)
         counts: dict[str, dict[str, int]] = defaultdict(dict)
         total = sampled = 0
         page: list[tuple[int, int]] = []
         sql = _SEARCH.format(hits=hits)
-        page_size = 0 if tiered else limit
+        page_size = limit if rank_here else 0
         async with self._reader.execute(
             sql, [*params, self.facet_sample, page_size, offset]
         ) as cursor:
@@ -102,23 +120,18 @@ class SearchReader:
             name: {value: max(1, round(count * scale)) for value, count in _by_count(found)}
             for name, found in counts.items()
         }
-        if tiered:
-            pks = await self._tiered_page(query.match, libraries, limit, offset, total)
-        else:
+        if rank_here:
             pks = [pk for _rank, pk in sorted(page)]
+        elif total <= self.rank_all_limit:  # filtered down to a small answer: rank it all
+            pks = await self._ranked(_Part(match), libraries, limit, offset)
+        else:
+            pks = await self._tiered_page(match, libraries, limit, offset, total)
         return SearchResult(total, await self.summaries(pks), facets, estimated)
 
-    async def _more_hits_than(self, match: str, libraries: list[str], limit: int) -> bool:
-        """Whether more than ``limit`` clusters match. The library filter costs a
-        lookup per hit, so the cheap count without it (an upper bound) is asked
-        first: a filtered query whose word is not common is then counted once."""
-        if await self._count(match, []) <= limit:
-            return False
-        return not libraries or await self._count(match, libraries) > limit
-
-    async def _count(self, match: str, libraries: list[str]) -> int:
+    async def _count(self, match: str, libraries: list[str], part: _Part | None = None) -> int:
         """How many clusters match (FTS5 counts without reading positions: cheap)."""
-        hits, params = _hits(match, libraries, ranked=False)
+        lowest, below = (part.lowest, part.below) if part else (None, None)
+        hits, params = _hits(match, libraries, ranked=False, lowest=lowest, below=below)
         async with self._reader.execute(f"SELECT count(*) FROM ({hits})", params) as cursor:
             (count,) = await cursor.fetchone()
         return count
@@ -130,49 +143,55 @@ class SearchReader:
         matches first, then the others; within each, the newest
         :data:`RANK_ALL_LIMIT` clusters first, then the older ones; each part ranked
         by bm25. The parts partition the answer, so pages never repeat or skip, and
-        a first page ranks at most RANK_ALL_LIMIT hits however many there are."""
+        a page ranks at most RANK_ALL_LIMIT hits however many there are. Sizes are
+        counted only when a page starts past a part (a first page counts nothing)."""
         first = f"{_TIER_COLUMNS} : ({match})"
-        first_count = await self._count(first, libraries)
-        tiers = [(first, first_count), (f"({match}) NOT ({first})", total - first_count)]
+        tiers = [first, f"({match}) NOT ({first})"]
+        first_count: int | None = None
         pks: list[int] = []
         skip = offset
-        for tier, count in tiers:
-            for part, size in await self._newest_first(tier, libraries, count):
+        for tier in tiers:
+            known = None
+            if skip:
+                if first_count is None:
+                    first_count = await self._count(first, libraries)
+                known = first_count if tier is first else total - first_count
+            for part, size in await self._newest_first(tier, libraries, known):
                 if len(pks) >= limit:
                     return pks
-                if skip >= size:
-                    skip -= size
-                    continue
+                if skip:
+                    size = size if size is not None else await self._count(tier, libraries, part)
+                    if skip >= size:
+                        skip -= size
+                        continue
                 pks += await self._ranked(part, libraries, limit - len(pks), skip)
                 skip = 0
         return pks
 
     async def _newest_first(
-        self, tier: str, libraries: list[str], count: int
-    ) -> list[tuple[tuple[str, int | None, int | None], int]]:
-        """A tier as (match, lowest rowid, below rowid) parts with their sizes: the
-        newest RANK_ALL_LIMIT hits, then the rest (one part when it is small)."""
-        if count <= self.rank_all_limit:
-            return [((tier, None, None), count)]
+        self, tier: str, libraries: list[str], count: int | None
+    ) -> list[tuple[_Part, int | None]]:
+        """A tier as parts with their sizes (None: not counted): its newest
+        RANK_ALL_LIMIT hits, then the rest — or one part when it is no bigger."""
+        if count is not None and count <= self.rank_all_limit:
+            return [(_Part(tier), count)]
         hits, params = _hits(tier, libraries, ranked=False)
         sql = f"SELECT pk FROM ({hits}) ORDER BY pk DESC LIMIT 1 OFFSET ?"
         async with self._reader.execute(sql, [*params, self.rank_all_limit - 1]) as cursor:
             row = await cursor.fetchone()
-        if row is None:  # fewer than counted: a page was committed meanwhile
-            return [((tier, None, None), count)]
+        if row is None:  # no bigger than the limit after all
+            return [(_Part(tier), count)]
         (boundary,) = row
-        newest = self.rank_all_limit
-        return [((tier, boundary, None), newest), ((tier, None, boundary), count - newest)]
+        older = None if count is None else count - self.rank_all_limit
+        return [
+            (_Part(tier, lowest=boundary), self.rank_all_limit),
+            (_Part(tier, below=boundary), older),
+        ]
 
-    async def _ranked(
-        self,
-        part: tuple[str, int | None, int | None],
-        libraries: list[str],
-        limit: int,
-        offset: int,
-    ) -> list[int]:
-        match, lowest, below = part
-        hits, params = _hits(match, libraries, ranked=True, lowest=lowest, below=below)
+    async def _ranked(self, part: _Part, libraries: list[str], limit: int, offset: int) -> list[int]:
+        hits, params = _hits(
+            part.match, libraries, ranked=True, lowest=part.lowest, below=part.below
+        )
         sql = f"SELECT pk FROM ({hits}) ORDER BY score, pk LIMIT ? OFFSET ?"
         async with self._reader.execute(sql, [*params, limit, offset]) as cursor:
             return [pk for (pk,) in await cursor.fetchall()]
