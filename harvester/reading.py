@@ -18,6 +18,8 @@ import ctypes
 import ctypes.util
 import multiprocessing
 import os
+import threading
+import time
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -98,7 +100,8 @@ class PageReader:
         pool = ProcessPoolExecutor(
             processes,
             mp_context=multiprocessing.get_context("spawn"),
-            initializer=_lower_priority,
+            initializer=_start_reader,
+            initargs=(os.getpid(),),
         )
         return cls(pool)
 
@@ -133,8 +136,23 @@ def _load_libc() -> ctypes.CDLL | None:
 _LIBC = _load_libc()
 
 
-def _lower_priority() -> None:
+def _start_reader(harvester_pid: int) -> None:
+    """In each reader process: lower its priority, and end it with the harvester.
+
+    A reader waits for pages on a queue whose writing end it holds itself, so a
+    harvester killed outright (SIGKILL, the machine's OOM killer) would leave its
+    readers waiting for ever; each watches that its harvester is still its parent.
+    """
     try:
         os.nice(5)
     except OSError:  # not allowed here: read at normal priority
         pass
+    threading.Thread(
+        target=_exit_with, args=(harvester_pid,), name="harvester-watch", daemon=True
+    ).start()
+
+
+def _exit_with(harvester_pid: int) -> None:
+    while os.getppid() == harvester_pid:
+        time.sleep(1.0)
+    os._exit(1)

@@ -102,6 +102,61 @@ async def test_a_harvester_killed_mid_list_resumes_to_the_same_catalog(
     assert len(snapshot(clean)["records"]) == 50
 
 
+async def test_a_harvester_killed_while_readers_work_leaves_none_behind(
+    tmp_path: Path, dnb_records: list[StoredRecord]
+):
+    """A big list is read in worker processes; SIGKILL the harvester mid-list: its
+    readers end with it, and the resumed catalog equals a clean harvest's."""
+    records = [
+        StoredRecord(f"{r.identifier}-{n}", r.datestamp, r.deleted, r.metadata)
+        for n in range(100)
+        for r in dnb_records
+    ]  # 5,000: a list big enough to be read in worker processes
+    repository = PagedRepository(records, page_size=250)
+    killed, clean = tmp_path / "killed.db", tmp_path / "clean.db"
+    async with OaiServer(repository) as server:
+        args = ["--url", server.url, "--library", "DNB", "--json", "--processes", "1", *FAST]
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "federation.cli.main", "harvest", "--catalog", str(killed), *args,
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
+        await _until_checkpoint(killed, pages=3)
+        readers = await _readers_of(process.pid)
+        process.send_signal(signal.SIGKILL)
+        await process.wait()
+        code, out, err = await _libfed("harvest", "--catalog", str(killed), *args)
+        code_clean, _, _ = await _libfed("harvest", "--catalog", str(clean), *args)
+        left = [pid for pid in readers if _alive(pid)]
+    assert readers, "the list was read in a worker process"
+    assert left == [], "no reader outlives its harvester"
+    assert code == 0 and code_clean == 0, err
+    assert json.loads(out)["sources"][0]["resumed"] is True
+    assert snapshot(killed) == snapshot(clean)
+    assert len(snapshot(clean)["records"]) == 5000
+
+
+async def _readers_of(pid: int) -> list[int]:
+    """The page-reading worker processes of a harvester (Linux /proc)."""
+    for _ in range(100):
+        found = []
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            for child in (task / "children").read_text().split():
+                if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+                    found.append(int(child))
+        if found:
+            return found
+        await asyncio.sleep(0.05)
+    return []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
 async def _until_checkpoint(path: Path, pages: int) -> None:
     """Wait until the harvest has committed ``pages`` pages with a token checkpoint."""
     deadline = asyncio.get_running_loop().time() + 30  # generous: CI machines are busy
