@@ -52,12 +52,21 @@ def marks(values: Sequence[Any]) -> str:
     return ",".join("?" * len(values))
 
 
+#: SQLite page cache per connection, in KiB.
+READER_CACHE_KB = 65536
+WRITER_CACHE_KB = 16384
+
+
 async def _connect(path: Path, *, mapped: bool) -> aiosqlite.Connection:
     conn = await aiosqlite.connect(path, isolation_level=None)
     await conn.execute("PRAGMA journal_mode=WAL")
     await conn.execute("PRAGMA synchronous=NORMAL")
     await conn.execute("PRAGMA busy_timeout=10000")
-    await conn.execute("PRAGMA cache_size=-65536")
+    # The reader searches (its cache and the mapped file serve that); the writer
+    # mostly appends, and a big cache only made a harvest's heap grow: 16 MB against
+    # 64 MB was 136 vs 186 MB peak over 300,000 records, and no slower (A/B in one
+    # run, 100,000 records: 6,506/6,614 vs 6,286/6,409 rec/s).
+    await conn.execute(f"PRAGMA cache_size=-{READER_CACHE_KB if mapped else WRITER_CACHE_KB}")
     if mapped:
         # Searches jump around the FTS index and the facet table: mapped pages are
         # read without a system call each.
