@@ -48,6 +48,13 @@ def _translate(error: grpc.aio.AioRpcError, address: str) -> LibfedError:
     return kind(f"coordinator: {error.details() or error.code().name}")
 
 
+def coordinator_credential_in(token: str) -> str:
+    """The credential the coordinator presents on its calls to this node, read from
+    the token ``libfed node join`` stored: the part after the dot (an ``lf1-``
+    token from before the coordinator had its own is presented as it is)."""
+    return token.strip().rpartition(".")[2]
+
+
 class CoordinatorLink:
     """A client of the Coordinator service, authenticated as one node."""
 

@@ -31,6 +31,7 @@ from libfed.v1 import patron_service_pb2, patron_service_pb2_grpc
 
 from federation.errors import InvalidArgument, PermissionDenied, Unauthenticated
 from federation.passwords import SCRYPT_N, check_secret, hash_secret
+from node.coordinator_link import coordinator_credential_in
 
 log = logging.getLogger(__name__)
 
@@ -238,9 +239,9 @@ class PatronsServicer(patron_service_pb2_grpc.PatronsServicer):
 
     def __init__(self, register: PatronRegister, token: str = "") -> None:
         self._register = register
-        #: The coordinator's credential; when set, only the coordinator may ask. A join
-        #: token (``node_secret.credential``) holds it as its second half.
-        self._tokens = {token, token.rpartition(".")[2]} if token else set()
+        #: The coordinator's credential (from the node's join token); when there is
+        #: one, only the coordinator may ask.
+        self._tokens = {coordinator_credential_in(token)} if token else set()
 
     async def VerifyPatron(self, request, context):  # noqa: N802 (gRPC method name)
         if self._tokens:

@@ -22,6 +22,7 @@ from libfed.v1 import node_service_pb2, node_service_pb2_grpc
 from federation.rpc import grpc_server
 from node.catalog import HoldingsCatalog
 from node.config import NodeConfig, split_listen
+from node.coordinator_link import coordinator_credential_in
 from node.grpc_service import LibraryNodeServicer
 from node.lending import LendingPolicy
 from node.oai import OaiProvider, oai_routes
@@ -72,7 +73,7 @@ class NodeServer:
             HoldingsCatalog(self.store),
             LendingPolicy(self.store),
             provider.identifier,
-            loan_token=str(self.config.coordinator.get("token", "") or ""),
+            loan_token=coordinator_credential_in(str(self.config.coordinator.get("token") or "")),
         )
         node_service_pb2_grpc.add_LibraryNodeServicer_to_server(servicer, server)
         health_servicer = health.aio.HealthServicer()

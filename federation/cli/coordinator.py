@@ -121,7 +121,7 @@ def init_command(args: argparse.Namespace) -> int:
     else:
         print(f"wrote {path}: coordinator on {config.listen}, state in {config.state_path},"
               f" union catalog in {config.catalog_path}")
-        print("keep this file private: its secret derives every node's token")
+        print("keep this file private: its secret derives the coordinator's credentials")
     return EXIT_OK
 
 

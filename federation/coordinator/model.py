@@ -126,8 +126,11 @@ class Node:
     record_count: int = 0
     lent: int = 0
     borrowed: int = 0
-    #: How many times the node's token was replaced (see auth.node_token).
+    #: How many times the node's token was replaced (see auth.py).
     token_generation: int = 0
+    #: 2: the node holds a random token and the coordinator presents its own
+    #: credential; 1: a token issued before that, used both ways (auth.py).
+    token_scheme: int = 2
 
     def to_json(self) -> dict:
         return {

@@ -17,7 +17,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from libfed.v1 import node_service_pb2, node_service_pb2_grpc
 
-from federation.coordinator.auth import node_token
+from federation.coordinator import auth
 from federation.coordinator.model import LoanRequest, Node, RotaEntry, Status
 from federation.coordinator.protomap import (
     service_type_to_proto,
@@ -65,7 +65,7 @@ class NodeGateway:
         self.backoff = backoff
         self._channels: dict[str, grpc.aio.Channel] = {}
         self._stubs: dict[str, node_service_pb2_grpc.LibraryNodeStub] = {}
-        self._metadata_of: dict[str, tuple] = {}
+        self._metadata_of: dict[tuple, tuple] = {}
         #: Told of every call to a node: (method, "ok" or "error", seconds). /metrics listens.
         self.observers: list[Callable[[str, str, float], None]] = []
 
@@ -90,10 +90,14 @@ class NodeGateway:
 
     def metadata_for(self, node: Node) -> tuple:
         """The coordinator's credential for ``node``: every call to a node carries it."""
-        key = (node.symbol, node.token_generation)
+        key = (node.symbol, node.token_generation, node.token_scheme)
         metadata = self._metadata_of.get(key)
         if metadata is None:
-            token = node_token(self._secret, node.symbol, node.token_generation)
+            credential = (
+                auth.coordinator_credential if node.token_scheme == auth.SCHEME
+                else auth.legacy_token
+            )
+            token = credential(self._secret, node.symbol, node.token_generation)
             metadata = self._metadata_of[key] = (("authorization", f"Bearer {token}"),)
         return metadata
 

@@ -55,9 +55,9 @@ class NodeRegistry:
                         f"a harvest source named {source.name} already exists for "
                         f"{other.base_url} (a partner library's server?); choose another symbol"
                     )
-        token = auth.node_token(self._secret, symbol)
+        token = auth.issue_token(self._secret, symbol)
         node = Node(symbol=symbol, name=name, grpc_address=grpc_address, oai_url=oai_url,
-                    priority=priority)
+                    priority=priority, token_scheme=auth.SCHEME)
         await self.store.add_node(node, auth.hash_token(token), now())
         if self.catalog is not None:
             await self.register_source(node)
@@ -102,8 +102,8 @@ class NodeRegistry:
         """
         node = await self.store.node(symbol)
         generation = node.token_generation + 1
-        token = auth.node_token(self._secret, symbol, generation)
-        await self.store.replace_token(symbol, generation, auth.hash_token(token))
+        token = auth.issue_token(self._secret, symbol, generation)
+        await self.store.replace_token(symbol, generation, auth.hash_token(token), auth.SCHEME)
         self._known = {d: k for d, k in self._known.items() if k[0] != symbol}
         log.info("replaced the token of node %s (generation %d)", symbol, generation)
         return token

@@ -115,17 +115,19 @@ class CoordinatorStore:
         try:
             await self._write(lambda db: db.execute(
                 "INSERT INTO nodes (symbol, name, grpc_address, oai_url, token_hash,"
-                " priority, created) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                " priority, created, token_scheme) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (node.symbol, node.name, node.grpc_address, node.oai_url, token_hash,
-                 node.priority, at),
+                 node.priority, at, node.token_scheme),
             ))
         except sqlite3.IntegrityError as error:
             raise AlreadyExists(f"node {node.symbol} is already registered") from error
 
-    async def replace_token(self, symbol: str, generation: int, token_hash: str) -> None:
-        """Store a node's new token generation and hash; NotFound for an unknown symbol."""
-        await self._update_node(symbol, "token_generation = ?, token_hash = ?",
-                                (generation, token_hash))
+    async def replace_token(
+        self, symbol: str, generation: int, token_hash: str, scheme: int
+    ) -> None:
+        """Store a node's new token generation, hash and scheme; NotFound for an unknown symbol."""
+        await self._update_node(symbol, "token_generation = ?, token_hash = ?, token_scheme = ?",
+                                (generation, token_hash, scheme))
 
     async def update_node(self, symbol: str, changes: dict[str, object]) -> None:
         """Change a node's name, addresses or priority; NotFound for an unknown symbol."""

@@ -73,6 +73,11 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE requests ADD COLUMN renewals INTEGER NOT NULL DEFAULT 0;
     """,
+    # version 4: which token scheme a node holds (auth.py): 2 = a random token and a
+    # coordinator credential of its own; 1 = an lf1- token issued before, used both ways.
+    """
+    ALTER TABLE nodes ADD COLUMN token_scheme INTEGER NOT NULL DEFAULT 1;
+    """,
 ]
 
 REQUEST_COLUMNS = (
@@ -99,7 +104,7 @@ def node_from_row(row: sqlite3.Row) -> Node:
         oai_url=row["oai_url"], priority=row["priority"], up=bool(row["up"]),
         latency_ms=row["latency_ms"], last_seen=row["last_seen"], last_error=row["last_error"],
         record_count=row["record_count"], lent=row["lent"], borrowed=row["borrowed"],
-        token_generation=row["token_generation"],
+        token_generation=row["token_generation"], token_scheme=row["token_scheme"],
     )
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from federation.coordinator.config import CoordinatorConfig
 from federation.coordinator.server import CoordinatorServer
-from node.coordinator_link import CoordinatorLink
+from node.coordinator_link import CoordinatorLink, coordinator_credential_in
 from tests.conftest import free_port
 from tests.coordinator.libraries import HoldingsTable, ScriptedLibrary
 
@@ -84,7 +84,7 @@ async def start_network(tmp_path: Path, symbols=("BRANCH", "LIB_A", "LIB_B", "LI
         token = await coordinator.registry.add_node(
             symbol, f"Library {symbol}", library.address, f"http://127.0.0.1:1/{symbol}/oai"
         )
-        library.expected_token = token
+        library.expected_token = coordinator_credential_in(token)
         network.libraries[symbol] = library
         network.tokens[symbol] = token
     await coordinator.registry.check_health(coordinator.gateway)

@@ -8,6 +8,7 @@ import pytest
 
 from federation.cli.main import main
 from federation.errors import NotFound, Unauthenticated
+from node.coordinator_link import coordinator_credential_in
 from tests.coordinator.conftest import make_config, start_network, stop_network
 
 
@@ -21,15 +22,17 @@ async def test_a_rotated_token_locks_out_the_old_one_and_the_node_gets_the_new(n
     with pytest.raises(Unauthenticated):
         await network.link("LIB_A").list()
     assert await network.link("LIB_A", new).list() == []
-    # The coordinator now presents the new token when it offers LIB_A a loan.
+    # The coordinator now presents its credential of the new generation (the new
+    # token's second part) when it offers LIB_A a loan.
     library = network.libraries["LIB_A"]
-    library.expected_token = new
+    library.expected_token = coordinator_credential_in(new)
+    assert library.expected_token != coordinator_credential_in(old)
     network.libraries["LIB_B"].script.available = 0
     network.libraries["LIB_C"].script.available = 0
     request = await network.link("BRANCH").submit("p-1", cluster_id="c-1")
     assert request.lender_symbol == "LIB_A"
     offers = [r for r in library.received if r.method == "OfferLoan"]
-    assert offers and offers[-1].metadata["authorization"] == f"Bearer {new}"
+    assert offers[-1].metadata["authorization"] == f"Bearer {coordinator_credential_in(new)}"
     with pytest.raises(NotFound):
         await registry.rotate_token("NOBODY")
 
@@ -64,3 +67,22 @@ def test_rotate_token_and_set_node_on_the_command_line(tmp_path, capsys):
     assert "nothing to change" in capsys.readouterr().err
     assert main(["coordinator", "rotate-token", "--config", path, "--symbol", "XX"]) == 2
     assert "no node XX" in capsys.readouterr().err
+
+
+def test_a_node_registered_before_the_coordinator_had_its_own_credential_keeps_working():
+    """State schema 4 marks nodes registered with an lf1- token (used both ways): the
+    coordinator goes on presenting that token to them until it is rotated."""
+    from federation.coordinator import auth
+    from federation.coordinator.model import Node
+    from federation.coordinator.nodes import NodeGateway
+
+    gateway = NodeGateway("s3cret")
+    old = Node("OLD", "Old library", "127.0.0.1:1", "http://127.0.0.1:1/oai", token_scheme=1)
+    new = Node("NEW", "New library", "127.0.0.1:2", "http://127.0.0.1:2/oai")
+    legacy = auth.legacy_token("s3cret", "OLD")
+    assert gateway.metadata_for(old) == (("authorization", f"Bearer {legacy}"),)
+    assert coordinator_credential_in(legacy) == legacy  # what the old node expects
+    token = auth.issue_token("s3cret", "NEW")
+    assert gateway.metadata_for(new) == (
+        ("authorization", f"Bearer {coordinator_credential_in(token)}"),
+    )

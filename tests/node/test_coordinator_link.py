@@ -34,17 +34,39 @@ async def test_a_joined_node_beats_and_takes_the_coordinators_loan_calls(tmp_pat
             assert seen.record_count == 32
             assert seen.grpc_address == node.grpc_target
             assert seen.oai_url == node.oai_url
-            # the coordinator presents the same token on its loan calls
+            # The coordinator presents its own credential on loan calls, not the node's
+            # token; the node takes those calls from it and from nobody else.
+            presented = coordinator.gateway.metadata_for(seen)
+            assert presented != (("authorization", f"Bearer {token}"),)
+            offer = node_service_pb2.OfferLoanRequest(request_id="c-1", attempt=1,
+                                                      record_id="u53329")
             async with grpc.aio.insecure_channel(node.grpc_target) as channel:
                 stub = node_service_pb2_grpc.LibraryNodeStub(channel)
-                answer = await stub.OfferLoan(
-                    node_service_pb2.OfferLoanRequest(
-                        request_id="c-1", attempt=1, record_id="u53329"
-                    ),
-                    metadata=[("authorization", f"Bearer {token}")],
-                )
+                with pytest.raises(grpc.aio.AioRpcError) as refused:
+                    await stub.OfferLoan(offer, metadata=[("authorization", f"Bearer {token}")])
+                assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+                answer = await stub.OfferLoan(offer, metadata=presented)
             assert answer.status == common_pb2.LOAN_STATUS_WILL_SUPPLY
         finally:
             await node.server.stop(grace=0.1)
+    finally:
+        await coordinator.stop(grace=0)
+
+
+async def test_the_coordinator_keeps_only_a_hash_it_cannot_make_the_token_from(tmp_path):
+    """Its database holds SHA-256 of the token, and nothing it keeps (database or
+    secret) makes the token again: the token's first part is random."""
+    from federation.coordinator import auth
+
+    config, _ = coordinator_config.CoordinatorConfig.create(tmp_path / "coord", free_port())
+    coordinator = await coordinator_server.CoordinatorServer(config, harvest=False).start()
+    try:
+        token = await coordinator.registry.add_node(
+            "US-MIU", "Test Library", "127.0.0.1:1", "http://127.0.0.1:1/oai"
+        )
+        rows = await coordinator.store._all("SELECT token_hash FROM nodes", ())
+        assert [row["token_hash"] for row in rows] == [auth.hash_token(token)]
+        again = auth.issue_token(config.secret, "US-MIU")
+        assert again != token and again.rpartition(".")[2] == token.rpartition(".")[2]
     finally:
         await coordinator.stop(grace=0)
