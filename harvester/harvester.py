@@ -27,13 +27,14 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Protocol
 
 from federation.catalog.commit import Prepared
 from federation.catalog.model import QuarantinedRecord, SourceState
-from federation.errors import FailedPrecondition, LibfedError, NotFound
+from federation.errors import FailedPrecondition, LibfedError, NotFound, Unavailable
 from harvester.client import OaiClient, OaiProtocolError
 from harvester.page import OaiPage, PageError, predict_token
 from harvester.reading import (
@@ -251,6 +252,11 @@ class _Run:
             page = await self.pages.next()
         except PageError as error:
             raise self.client.not_a_page(error) from error
+        except BrokenProcessPool as error:  # a reader killed (the OOM killer, an operator)
+            raise Unavailable(
+                f"{self.source.name}: a page reader process died ({error}); the run stops at "
+                "its last committed page and the next run goes on from there"
+            ) from error
         if page.repaired:
             self.client.log_repaired()
         return page
@@ -266,7 +272,14 @@ class _Run:
             return
         log.info("%s: a big list; reading pages in %d worker process(es)", self.source.name,
                  processes)  # fmt: skip
-        thread, self.reader = self.reader, PageReader.in_processes(processes)
+        try:
+            readers = PageReader.in_processes(processes)
+        except OSError as error:  # no semaphores here (a container without /dev/shm…)
+            log.warning("%s: cannot start reader processes (%s); reading in this process",
+                        self.source.name, error)
+            self.harvester.processes = 0
+            return
+        thread, self.reader = self.reader, readers
         thread.close(drop_queued=False)  # the pages handed to it are still read there
 
     async def _unlisted(self, page: ReadPage) -> list[str]:
@@ -462,16 +475,17 @@ class _Pages:
                 data = await loop.run_in_executor(
                     run.fetcher, run.client.fetch_blocking, run.params(token, run_from)
                 )
+                predicted = predict_token(data)
+                reading = run.reader.read(data, run.source.name)
             except Exception as error:  # noqa: BLE001 - reported when the run takes this page
+                # (a failed fetch, or readers that died: the run must hear of it, not wait)
                 failed: asyncio.Future[ReadPage] = loop.create_future()
                 failed.set_exception(error)
                 await self.queue.put(_Ahead(failed, None))
                 return
-            predicted = predict_token(data)
             if predicted in fetched:  # a looping server: the run will say so
                 predicted = None
             fetched.add(predicted)
-            reading = run.reader.read(data, run.source.name)
             reading.add_done_callback(_seen)
             await self.queue.put(_Ahead(reading, predicted))
             if predicted is None:

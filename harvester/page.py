@@ -94,6 +94,7 @@ def predict_token(data: bytes) -> str | None:
         token = unescape(found.group(1).decode("utf-8"), {"&quot;": '"', "&apos;": "'"})
     except UnicodeDecodeError:
         return None
+    token = token.replace("\r\n", "\n").replace("\r", "\n")  # as XML parsers normalize
     return token.strip() or None
 
 

@@ -52,7 +52,8 @@ def coordinator_credential_in(token: str) -> str:
     """The credential the coordinator presents on its calls to this node, read from
     the token ``libfed node join`` stored: the part after the dot (an ``lf1-``
     token from before the coordinator had its own is presented as it is)."""
-    return token.strip().rpartition(".")[2]
+    token = token.strip()
+    return token.rpartition(".")[2] or token  # never empty: a node with a token stays closed
 
 
 class CoordinatorLink:

@@ -82,6 +82,8 @@ def test_a_node_registered_before_the_coordinator_had_its_own_credential_keeps_w
     legacy = auth.legacy_token("s3cret", "OLD")
     assert gateway.metadata_for(old) == (("authorization", f"Bearer {legacy}"),)
     assert coordinator_credential_in(legacy) == legacy  # what the old node expects
+    # A token cut short at the dot still closes the node (never an empty credential).
+    assert coordinator_credential_in("lf2-abc.") == "lf2-abc."
     token = auth.issue_token("s3cret", "NEW")
     assert gateway.metadata_for(new) == (
         ("authorization", f"Bearer {coordinator_credential_in(token)}"),

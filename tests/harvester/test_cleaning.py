@@ -47,3 +47,17 @@ def test_a_page_declaring_latin1_keeps_its_encoding() -> None:
     page = (PAGE % b"caf\xe9\x02").replace(b"UTF-8", b"ISO-8859-1")
     assert etree.fromstring(clean_xml(page)) is not None
     assert _title(page) == "café"
+
+
+def test_the_predicted_token_is_the_one_the_parser_reads():
+    """The next page is fetched by a token read off the page's tail before the page is
+    parsed; it must be the parser's own, line ends and entities included."""
+    from harvester.page import parse_page, predict_token
+
+    for raw in (b"abc|10|", b"a&amp;b=1", b"line\r\nbreak", b"  spaced  "):
+        page = (b'<?xml version="1.0"?><OAI-PMH xmlns="http://www.openarchives.org/OAI/2.0/">'
+                b"<responseDate>2026-11-28T10:00:00Z</responseDate><ListRecords><record><header>"
+                b"<identifier>oai:x:1</identifier><datestamp>2026-11-28</datestamp></header>"
+                b'</record><resumptionToken cursor="0">' + raw + b"</resumptionToken>"
+                b"</ListRecords></OAI-PMH>\n")
+        assert predict_token(page) == parse_page(page).resumption_token

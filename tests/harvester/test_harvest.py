@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from email.utils import formatdate
@@ -231,6 +232,39 @@ async def test_pages_read_in_a_worker_process_make_the_same_catalog(
     assert (in_worker.records, in_worker.quarantined, in_worker.deleted) == (50, 1, 1)
     assert (in_thread.records, in_thread.quarantined, in_thread.deleted) == (50, 1, 1)
     assert snapshot(tmp_path / "worker.db") == snapshot(tmp_path / "thread.db")
+
+
+async def test_a_page_reader_killed_mid_run_fails_the_run_cleanly(
+    tmp_path: Path, dnb_records: list[StoredRecord]
+):
+    """The OOM killer takes a reader process: the run stops at its last committed page
+    with the reason on the source (it neither hangs nor escapes), and the next run
+    goes on to the end."""
+    import multiprocessing
+    import os
+    import signal
+
+    repository = PagedRepository(dnb_records, page_size=5)
+    repository.delay = 0.2
+    db = tmp_path / "c.db"
+    async with OaiServer(repository) as server:
+        harvesting = asyncio.create_task(
+            _harvest(db, server.url, processes=1, process_min_records=1)
+        )
+        for _ in range(200):
+            readers = multiprocessing.active_children()
+            if readers and len(stored_ids(db)) if db.exists() else False:
+                break
+            await asyncio.sleep(0.05)
+        assert readers, "the list is read in a worker process"
+        os.kill(readers[0].pid, signal.SIGKILL)
+        summary, state = await asyncio.wait_for(harvesting, 30)
+        assert not summary.ok and "page reader process died" in summary.error
+        assert state.last_error == summary.error and state.resumption_token is not None
+        repository.delay = 0.0
+        again, _ = await _harvest(db, server.url)
+    assert again.ok and again.resumed
+    assert len(stored_ids(db)) == 50
 
 
 async def test_a_repeated_token_stops_the_run_with_a_clear_error(
