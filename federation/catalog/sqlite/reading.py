@@ -95,7 +95,7 @@ class SearchReader:
         # query whose word is common learns its real size from the statement itself,
         # so its hits are never looked up once more just to be counted.
         bound = self.rank_all_limit * (self.filtered_factor if libraries else 1)
-        rank_here = not match or await self._count(match, []) <= bound
+        rank_here = not match or await self._count(_Part(match), []) <= bound
         hits, params = _hits(match, libraries, ranked=rank_here)
         counts: dict[str, dict[str, int]] = defaultdict(dict)
         total = sampled = 0
@@ -128,10 +128,11 @@ class SearchReader:
             pks = await self._tiered_page(match, libraries, limit, offset, total)
         return SearchResult(total, await self.summaries(pks), facets, estimated)
 
-    async def _count(self, match: str, libraries: list[str], part: _Part | None = None) -> int:
+    async def _count(self, part: _Part, libraries: list[str]) -> int:
         """How many clusters match (FTS5 counts without reading positions: cheap)."""
-        lowest, below = (part.lowest, part.below) if part else (None, None)
-        hits, params = _hits(match, libraries, ranked=False, lowest=lowest, below=below)
+        hits, params = _hits(
+            part.match, libraries, ranked=False, lowest=part.lowest, below=part.below
+        )
         async with self._reader.execute(f"SELECT count(*) FROM ({hits})", params) as cursor:
             (count,) = await cursor.fetchone()
         return count
@@ -154,13 +155,13 @@ class SearchReader:
             known = None
             if skip:
                 if first_count is None:
-                    first_count = await self._count(first, libraries)
+                    first_count = await self._count(_Part(first), libraries)
                 known = first_count if tier is first else total - first_count
             for part, size in await self._newest_first(tier, libraries, known):
                 if len(pks) >= limit:
                     return pks
                 if skip:
-                    size = size if size is not None else await self._count(tier, libraries, part)
+                    size = size if size is not None else await self._count(part, libraries)
                     if skip >= size:
                         skip -= size
                         continue
