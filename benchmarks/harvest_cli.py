@@ -1,0 +1,116 @@
+"""Harvest as a user times it: the whole `libfed harvest` command against a real node.
+
+A libfed node (its own process, as in production) serves real records replicated
+under new ids (the node benchmark's replicas) over OAI-PMH. Timed in one run,
+alternately over the same list:
+
+* the whole command ``libfed harvest --catalog NEW.db --url … --library X
+  --prefix marc21`` as a user types it: interpreter start-up, imports, worker
+  processes, every page, dedup, FTS, commit, the summary (goal >= 5,000 rec/s);
+* sickle's bare ``ListRecords`` iteration of the same list, in its own fresh
+  interpreter too, nothing stored; and the ratio of the two (goal >= 1.0×).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks import Row
+from benchmarks.node import _free_port, _wait, import_file, write_replicas
+from node.config import NodeConfig, save
+
+ROUNDS = 2
+_SICKLE = (
+    "import sys; from sickle import Sickle; "
+    "print(sum(1 for _ in Sickle(sys.argv[1]).ListRecords(metadataPrefix='marc21')))"
+)
+
+
+def run(quick: bool) -> list[Row]:
+    sizes = [5_000] if quick else [20_000, 200_000]
+    rows: list[Row] = []
+    for size in sizes:
+        rows.extend(measure(size))
+    return rows
+
+
+def measure(size: int) -> list[Row]:
+    """Time the command and sickle over a node of ``size`` records, alternately."""
+    with tempfile.TemporaryDirectory(prefix="libfed-bench-cli-") as folder:
+        root = Path(folder)
+        config = NodeConfig(
+            symbol="BENCH",
+            name="Benchmark library",
+            database=root / "holdings.sqlite",
+            grpc_listen=f"127.0.0.1:{_free_port()}",
+            http_listen=f"127.0.0.1:{_free_port()}",
+        )
+        save(config, root / "node.toml")
+        write_replicas(root / "records.mrc", size)
+        asyncio.run(import_file(config, root / "records.mrc"))
+        node = subprocess.Popen(
+            [sys.executable, "-m", "federation.cli.main", "node", "serve", "--config",
+             str(root / "node.toml")],
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            url = f"http://{config.http_listen}/oai"
+            _wait(url + "?verb=Identify")
+            sickle_rates, command_rates, stored, listed = [], [], 0, 0
+            for attempt in range(ROUNDS):
+                rate, listed = _sickle_rate(url)
+                sickle_rates.append(rate)
+                catalog = root / f"catalog-{attempt}.db"
+                rate, stored = _command_rate(url, catalog, listed)
+                command_rates.append(rate)
+                for leftover in root.glob(f"catalog-{attempt}.db*"):
+                    leftover.unlink()
+        finally:
+            node.terminate()
+            node.wait(timeout=20)
+            shutil.rmtree(root, ignore_errors=True)
+    sickle_rate = statistics.mean(sickle_rates)
+    command_rate = statistics.mean(command_rates)
+    ratio = command_rate / sickle_rate if sickle_rate else 0.0
+    both = " and ".join(f"{r:,.0f}" for r in command_rates)
+    return [
+        Row(f"`libfed harvest` command, node of {size:,}", command_rate, "rec/s", ">= 5,000",
+            command_rate >= 5_000, f"whole command, mean of {both}; {stored:,} stored"),
+        Row("sickle bare ListRecords, same node", sickle_rate, "rec/s",
+            note="its own interpreter, mean of " + " and ".join(f"{r:,.0f}" for r in sickle_rates)),
+        Row(f"`libfed harvest` / sickle, node of {size:,}", ratio, "×", ">= 1.0", ratio >= 1.0,
+            "same run, measured alternately"),
+    ]
+
+
+def _sickle_rate(url: str) -> tuple[float, int]:
+    """sickle iterating the whole list in a fresh interpreter; (rate, records listed)."""
+    started = time.perf_counter()
+    out = subprocess.run([sys.executable, "-c", _SICKLE, url], capture_output=True, text=True,
+                         check=True)
+    seconds = time.perf_counter() - started
+    return int(out.stdout) / seconds, int(out.stdout)
+
+
+def _command_rate(url: str, catalog: Path, listed: int) -> tuple[float, int]:
+    """The whole `libfed harvest` command into a new catalog; (rate, records stored)."""
+    libfed = Path(sys.executable).with_name("libfed")
+    command = [str(libfed), "harvest", "--catalog", str(catalog), "--url", url, "--library",
+               "BENCH", "--prefix", "marc21", "--json"]
+    started = time.perf_counter()
+    out = subprocess.run(command, capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    if out.returncode != 0:
+        raise RuntimeError(f"libfed harvest failed: {out.stderr[-500:]}")
+    stored = json.loads(out.stdout)["sources"][0]["records"]
+    if stored != listed:
+        raise RuntimeError(f"libfed harvest stored {stored} of {listed} records listed")
+    return stored / seconds, stored
