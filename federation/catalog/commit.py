@@ -173,12 +173,19 @@ class PagePlan:
         """Everything the records to place can meet: candidates and their clusters."""
         placing = remnants + self.to_place
         names = self.names
-        names.update((key_hash(k), k) for pk in remnants for k in self.match[pk].keys())
+        # The page's records never join their own source's records, so their keys
+        # are looked up among other sources only; a remnant may meet any source.
+        remnant_names = {key_hash(k): k for pk in remnants for k in self.match[pk].keys()}
+        page_keys = [h for h in names if h not in remnant_names]
+        names.update(remnant_names)
         key_hits: dict[str, set[int]] = defaultdict(set)
         source_of = {pk: self.source.name for pk in self.page_members}
         candidate_clusters: set[int] = set()
         gone = set(self.write.deleted)
-        for n in await self.storage.neighbours(list(names)):
+        found = await self.storage.neighbours(page_keys, other_than=self.source.name)
+        if remnant_names:
+            found += await self.storage.neighbours(list(remnant_names))
+        for n in found:
             if n.pk in gone:
                 continue
             key_hits[names[n.key]].add(n.pk)

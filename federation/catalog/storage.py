@@ -77,6 +77,7 @@ class PageWrite:
     #: (cluster, record pk) of stored records that were placed again.
     moved: list[tuple[int, int]] = field(default_factory=list)
     deleted: list[int] = field(default_factory=list)
+    #: (key hash, record pk); every such record is of ``source``.
     keys_removed: list[tuple[int, int]] = field(default_factory=list)
     keys_added: list[tuple[int, int]] = field(default_factory=list)
     clusters: list[ClusterRow] = field(default_factory=list)
@@ -110,7 +111,11 @@ class CatalogStorage(Protocol):
         """The next free record pk and cluster pk (cluster pks are never reused)."""
         ...
 
-    async def neighbours(self, keys: Sequence[int]) -> list[Neighbour]: ...
+    async def neighbours(
+        self, keys: Sequence[int], other_than: str | None = None
+    ) -> list[Neighbour]:
+        """Stored records sharing one of ``keys``, leaving out ``other_than``'s."""
+        ...
 
     async def cluster_members(self, clusters: Sequence[int]) -> list[tuple[int, int, str]]:
         """(record pk, cluster pk, source) of every member of ``clusters``."""

@@ -259,6 +259,27 @@ async def test_a_crowded_title_key_reads_only_the_newest_candidates(catalog, mon
     assert {("S4", book.id), ("LATE", book.id)} in clusters
 
 
+async def test_a_librarys_own_editions_do_not_hide_another_librarys_copy(catalog, monkeypatch):
+    """A library with many editions under one title key still finds the one copy
+    of another library: its own records are never read as candidates, so they
+    cannot use up the per-key limit."""
+    from federation.catalog.sqlite import storage as sqlite_storage
+
+    monkeypatch.setattr(sqlite_storage, "MAX_PER_KEY", 2)
+    book = variant(one(RSL / "01003120729.mrc"), isbns=[])
+    other = source("other")
+    await catalog.commit_page(other, [harvested(variant(book, year=1990), other)], [], [])
+    mine = source("mine")
+    for year in (2001, 2002):  # two later editions, newer than the other library's copy
+        edition = variant(book, year=year, id=f"{book.id}-{year}")
+        await catalog.commit_page(mine, [harvested(edition, mine)], [], [])
+    reprint = variant(book, year=1990, id=f"{book.id}-1990")
+    await catalog.commit_page(mine, [harvested(reprint, mine)], [], [])
+    clusters = await members(catalog)
+    assert {("OTHER", book.id), ("MINE", f"{book.id}-1990")} in clusters
+    assert len(clusters) == 3
+
+
 async def test_overlap_counts_works_held_per_library_and_in_common(catalog):
     """The staff overlap matrix's numbers, counted by the database, agree with a walk
     over every cluster."""

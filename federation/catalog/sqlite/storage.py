@@ -141,23 +141,38 @@ class SqliteStorage(SearchReader):
             record_max, cluster_max = await cursor.fetchone()
         return record_max + 1, cluster_max + 1
 
-    async def neighbours(self, keys: Sequence[int]) -> list[Neighbour]:
+    async def neighbours(
+        self, keys: Sequence[int], other_than: str | None = None
+    ) -> list[Neighbour]:
         """Stored records sharing a key; at most the newest MAX_PER_KEY of a key.
 
         A title key like "annual report|" can be shared by thousands of records;
         reading them all for every page would make commits crawl, and the rules
-        would reject nearly all of them anyway.
+        would reject nearly all of them anyway. ``other_than`` leaves out one
+        source's records in the index itself (two range seeks a key), so that a
+        library's own copies of an edition are never read, nor use up the cap.
         """
         found: list[Neighbour] = []
-        for part in chunks(sorted(set(keys))):
+        for part in chunks(sorted(set(keys)), _CHUNK // 2):
+            if other_than is None:
+                hits = f"SELECT key, record_pk FROM match_keys WHERE key IN ({marks(part)})"
+                params: list[Any] = list(part)
+            else:
+                hits = (
+                    f"SELECT key, record_pk FROM match_keys WHERE key IN ({marks(part)}) "
+                    "AND source < ? UNION ALL "
+                    f"SELECT key, record_pk FROM match_keys WHERE key IN ({marks(part)}) "
+                    "AND source > ?"
+                )
+                params = [*part, other_than, *part, other_than]
             sql = (
                 "SELECT k.key, r.pk, r.source, r.cluster_pk, r.match FROM ("
                 "  SELECT key, record_pk, row_number() OVER "
                 "    (PARTITION BY key ORDER BY record_pk DESC) AS n "
-                f"  FROM match_keys WHERE key IN ({marks(part)})"
+                f"  FROM ({hits})"
                 f") k JOIN records r ON r.pk = k.record_pk WHERE k.n <= {MAX_PER_KEY}"
             )
-            async with self._writer.execute(sql, part) as cursor:
+            async with self._writer.execute(sql, params) as cursor:
                 found.extend(Neighbour(*row) for row in await cursor.fetchall())
         return found
 
@@ -191,8 +206,11 @@ class SqliteStorage(SearchReader):
 
     async def write_page(self, page: PageWrite) -> None:
         """Apply a page's changes; the caller holds the transaction."""
+        # Every key a page adds or removes is of a record of the page's own source.
+        source = page.source.name
         await self._many(
-            "DELETE FROM match_keys WHERE key = ? AND record_pk = ?", page.keys_removed
+            "DELETE FROM match_keys WHERE key = ? AND source = ? AND record_pk = ?",
+            [(key, source, pk) for key, pk in page.keys_removed],
         )
         await self._many("DELETE FROM records WHERE pk = ?", [(pk,) for pk in page.deleted])
         await self._many(
@@ -214,7 +232,10 @@ class SqliteStorage(SearchReader):
                 (page.source.full_run, page.source.name, *part),
             )
         await self._many("UPDATE records SET cluster_pk = ? WHERE pk = ?", page.moved)
-        await self._many("INSERT OR IGNORE INTO match_keys VALUES (?, ?)", page.keys_added)
+        await self._many(
+            "INSERT OR IGNORE INTO match_keys VALUES (?, ?, ?)",
+            [(key, source, pk) for key, pk in page.keys_added],
+        )
         await self._write_clusters(page)
         await self._many(
             "INSERT OR REPLACE INTO quarantine (source, oai_identifier, reason, raw) "
