@@ -46,24 +46,25 @@ def prepare(root: Path) -> None:
 
 
 def build(run: FederationRun, console: Console) -> None:
+    """The coordinator's files, then each library: created, loaded, registered and its
+    `node serve` launched at once (it starts while the next library is built)."""
     web_port = free_port()
     run.init_coordinator(
         free_port(), answer_deadline=600.0, health_interval=5.0, harvest_interval=300.0,
         tick_interval=0.5, availability_timeout=2.0, web_listen=f"127.0.0.1:{web_port}",
         partner_check_interval=2.0,
     )
-    specs = []
     for spec in LIBRARIES:
         files = files_for(spec, run.root / "slices")
+        run.add_library(spec.symbol, spec.name, files)
+        run.launch_node(spec.symbol)
         console.print(f"  {spec.symbol:4} {spec.name}: {len(files)} file(s) of records")
-        specs.append((spec.symbol, spec.name, files))
-    with console.status("creating the nodes, importing their records, registering them…"):
-        run.add_libraries(specs)
     for spec in PARTNERS:
         files = files_for(spec, run.root / "slices")
+        run.add_partner(spec.symbol, spec.name, files)
+        run.launch_node(spec.symbol)
         console.print(f"  {spec.symbol:4} {spec.name}: {len(files)} file(s) of records, "
                       "harvested from its OAI-PMH server (coordinator sources file)")
-        run.add_partner(spec.symbol, spec.name, files)
     password = run.root / "coordinator" / "staff-password.txt"
     password.write_text(f"{STAFF_PASSWORD}\n", encoding="utf-8")
     run.cli("coordinator", "add-user", "--config", run.coordinator_config, STAFF_USER,
@@ -71,14 +72,14 @@ def build(run: FederationRun, console: Console) -> None:
 
 
 def where(run: FederationRun, console: Console) -> None:
+    """The table of every process's addresses and folders, then the URLs to open."""
     table = Table(title="where everything listens")
     for column in ("process", "gRPC", "OAI-PMH / web", "folder"):
         table.add_column(column, overflow="fold")
     from federation.coordinator.config import CoordinatorConfig
 
     config = CoordinatorConfig.load(run.coordinator_config)
-    web = f"http://{config.web_listen}/" if config.web_listen else ""
-    table.add_row("coordinator", config.listen, web, str(config.home))
+    table.add_row("coordinator", config.listen, run.web_url, str(config.home))
     for library in run.libraries.values():
         table.add_row(f"node {library.symbol}", library.grpc_address, library.oai_url,
                       str(library.config.parent))
@@ -86,6 +87,12 @@ def where(run: FederationRun, console: Console) -> None:
         table.add_row(f"partner {partner.symbol}", "—", partner.oai_url,
                       str(partner.config.parent))
     console.print(table)
+    urls(run, console)
+
+
+def urls(run: FederationRun, console: Console) -> None:
+    """The readers' pages, the central library's dashboard and the metrics."""
+    web = run.web_url
     if web:
         console.print(f"[bold]readers:[/bold] {web}  (library BL, card BL-1001, PIN 1234; "
                       "every library has cards SYMBOL-1001/1234 and SYMBOL-1002/5678)")
@@ -95,21 +102,30 @@ def where(run: FederationRun, console: Console) -> None:
 
 
 def run_demo(root: Path, *, once: bool, console: Console | None = None) -> int:
+    started = time.monotonic()
     console = console or Console()
     root = root.resolve()
     prepare(root)
-    run = FederationRun(root)
-    started = time.monotonic()
+    run = FederationRun(root, in_process=True)
     try:
         console.rule("libfed demo: building a federation of real libraries")
         build(run, console)
-        console.print("starting one process per library and the coordinator…")
-        run.start_nodes()
+        console.print("waiting for every library to listen, then starting the coordinator…")
+        run.wait_nodes()
         run.start_coordinator()
+        coordinator_started = time.monotonic()
+        run.wait_web()
+        where(run, console)
+        console.print(f"[dim]({time.monotonic() - started:.1f} s) the web pages are up; "
+                      f"the coordinator is harvesting {len(run.libraries) + len(run.partners)} "
+                      "libraries into the union catalog, then the scripted loans run[/dim]")
         status = run.wait_harvested(timeout=180)
-        console.print(f"union catalog: {status.catalog_records} records in "
-                      f"{status.catalog_clusters} clusters "
-                      f"({time.monotonic() - started:.0f}s)")
+        done = time.monotonic()
+        libraries = {source.library_symbol for source in status.sources if source.records}
+        console.print(f"[bold]catalog built:[/bold] {status.catalog_records} records from "
+                      f"{len(libraries)} libraries in {done - started:.1f} s "
+                      f"({status.catalog_clusters} clusters; harvested "
+                      f"{done - coordinator_started:.1f} s after the coordinator started)")
         console.rule("interlibrary loans")
         works = asyncio.run(clusters_held_by_many(
             run.coordinator_config.parent / "catalog.sqlite"))
@@ -125,7 +141,9 @@ def run_demo(root: Path, *, once: bool, console: Console | None = None) -> int:
         console.rule(f"the network: libfed status --coordinator {run.coordinator_address}")
         print_status(json.loads(run.cli("status", "--coordinator", run.coordinator_address,
                                         "--json")), console)
-        where(run, console)
+        console.rule("open these")
+        urls(run, console)
+        console.print(f"[dim]demo ready in {time.monotonic() - started:.1f} s[/dim]")
         if once:
             return 0
         console.print("[bold]running; press Ctrl-C to stop every process[/bold]")

@@ -1,5 +1,5 @@
-"""`libfed demo --once`: the README's first command builds a federation, runs its loans,
-and leaves no process behind."""
+"""`libfed demo --once`: the README's first command builds a federation, prints where to
+look as soon as the web pages answer, runs its loans, and leaves no process behind."""
 
 from __future__ import annotations
 
@@ -7,17 +7,68 @@ import os
 import re
 import socket
 import subprocess
+import threading
+import urllib.request
+from dataclasses import dataclass
+
+import pytest
 
 from federation.demo.processes import libfed_command
 
+READERS = re.compile(r"readers: (http://127\.0\.0\.1:\d+/)")
 
-def test_the_demo_runs_its_loans_and_stops_every_process(tmp_path):
-    run = tmp_path / "demo-run"
+
+@dataclass
+class DemoRun:
+    root: object
+    returncode: int
+    out: str
+    stderr: str
+    #: The readers' URL, and the status it answered with the moment the demo printed it
+    #: (the demo was still running: the loans come after).
+    readers_url: str
+    readers_status: int | str | None
+    #: The output up to the line with the readers' URL.
+    before_url: str
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> DemoRun:
+    """One `libfed demo --once` for this module's tests, its output read as it comes."""
+    folder = tmp_path_factory.mktemp("demo")
+    root, errors = folder / "demo-run", folder / "stderr.txt"
     env = dict(os.environ, COLUMNS="200")
-    done = subprocess.run(libfed_command("demo", "--dir", str(run), "--once"),
-                          capture_output=True, text=True, timeout=280, env=env)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    out = done.stdout
+    with open(errors, "w") as stderr:  # a file: a full pipe nobody reads would block the demo
+        process = subprocess.Popen(libfed_command("demo", "--dir", str(root), "--once"),
+                                   stdout=subprocess.PIPE, stderr=stderr, text=True, env=env)
+    timer = threading.Timer(280, process.kill)  # a hung demo fails the test, not the suite
+    timer.start()
+    lines: list[str] = []
+    url, status, before = "", None, ""
+    try:
+        for line in process.stdout:
+            lines.append(line)
+            found = READERS.search(line)
+            if found and not url:
+                url, before = found.group(1), "".join(lines)
+                try:
+                    with urllib.request.urlopen(url, timeout=10) as answer:
+                        status = answer.status
+                except OSError as error:  # URLError, HTTPError: the test below says so
+                    status = str(error)
+        process.wait()
+    finally:
+        timer.cancel()
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    return DemoRun(root, process.returncode, "".join(lines), errors.read_text(), url, status,
+                   before)
+
+
+def test_the_demo_runs_its_loans_and_stops_every_process(demo):
+    run, out = demo.root, demo.out
+    assert demo.returncode == 0, out[-3000:] + demo.stderr[-3000:]
     assert "LoanCompleted" in out and "CopyCompleted" in out and "Cancelled" in out
     # The failover: the first lender's Unfilled, then the second lender ships.
     assert re.search(r"unfilled\s*│\s*NotOnShelf", out)
@@ -35,3 +86,22 @@ def test_the_demo_runs_its_loans_and_stops_every_process(tmp_path):
     for port in addresses:
         with socket.socket() as sock:
             assert sock.connect_ex(("127.0.0.1", int(port))) != 0, f"port {port} still open"
+
+
+def test_the_urls_come_first_and_the_readers_page_answers_while_the_demo_runs(demo):
+    assert demo.returncode == 0, demo.out[-3000:] + demo.stderr[-3000:]
+    assert demo.readers_url, demo.out[-3000:]
+    assert demo.readers_status == 200
+    # Printed once the web pages answer: with the table of every address, before the
+    # catalog is reported built and before any loan.
+    assert "where everything listens" in demo.before_url
+    assert "catalog built" not in demo.before_url
+    assert "interlibrary loans" not in demo.before_url
+    out = demo.out
+    assert out.index(demo.readers_url) < out.index("interlibrary loans")
+    built = re.search(r"catalog built: (\d+) records from (\d+) libraries in [\d.]+ s", out)
+    assert built, out[-3000:]
+    assert int(built.group(1)) > 700 and int(built.group(2)) == 8
+    assert out.index(demo.readers_url) < built.start() < out.index("interlibrary loans")
+    # The URLs are repeated at the end, after the long status tables.
+    assert out.rindex(demo.readers_url) > out.index("the network: libfed status")
