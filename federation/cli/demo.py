@@ -1,10 +1,11 @@
 """`libfed demo [--dir DIR] [--once]`: a working federation of real libraries, locally.
 
 Starts a coordinator and seven library nodes, each its own process with its own
-database and ports under DIR (default ./demo-run), harvests them into the union
-catalog, runs a handful of loans through their lifecycle, prints the network
-status and where everything listens, and runs until Ctrl-C (or exits at once
-with --once), stopping every process it started.
+database and ports under DIR (default ./demo-run), prints where everything
+listens as soon as the web pages answer, harvests them into the union catalog
+(printing how long it took), runs a handful of loans through their lifecycle,
+prints the network status and the URLs again, and runs until Ctrl-C (or exits at
+once with --once), stopping every process it started.
 """
 
 from __future__ import annotations
