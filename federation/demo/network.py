@@ -245,6 +245,12 @@ class FederationRun:
             time.sleep(0.3)
 
     def stop(self) -> None:
+        """The coordinator first (it may still be telling nodes something), then every
+        node at once; anything else this run started, last started first."""
+        self.group.stop("coordinator")
+        nodes = [library.process for library in [*self.libraries.values(),
+                                                 *self.partners.values()]]
+        self.group.stop_together(nodes)
         self.group.stop_all()
 
 
