@@ -28,8 +28,15 @@ COMMAND_MODULES = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full argument parser, with every command group registered."""
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The argument parser: every command group, or only the one ``argv`` names
+    (``argv`` None: every group).
+
+    Why only one: each group imports the services it drives, and all of them
+    together cost ~0.5 s of start-up that every `libfed harvest`, `node serve`
+    or demo step paid for groups it never used. ``libfed --help`` (no group
+    named) still lists them all.
+    """
     parser = argparse.ArgumentParser(
         prog="libfed",
         description="libfed: an interlibrary cooperation federation "
@@ -40,7 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
         "-v", "--verbose", action="count", default=0, help="log more (repeat for debug)"
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
+    named = None if argv is None else _command_named(argv)
+    for name in COMMAND_MODULES if named is None else (named,):
         try:
             module = importlib.import_module(f"federation.cli.{name}")
         except ModuleNotFoundError as error:
@@ -52,9 +60,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _command_named(argv: Sequence[str]) -> str | None:
+    """The command group ``argv`` asks for, when it is one (the first word that is
+    no option: the top-level options take no values)."""
+    first = next((word for word in argv if not word.startswith("-")), None)
+    return first if first in COMMAND_MODULES else None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `libfed` console script."""
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(
