@@ -244,6 +244,33 @@ async def test_an_older_catalog_is_migrated_and_a_newer_one_refused(tmp_path):
         await UnionCatalog.open(path)
 
 
+async def test_a_schema_4_catalog_keeps_deduplicating_after_its_keys_gain_sources(tmp_path):
+    """Schema 5 copies every stored key with its record's source: a catalog built
+    before still merges a new library's copy into the works it already holds."""
+    import sqlite3
+
+    path = tmp_path / "union.db"
+    catalog = await UnionCatalog.open(path)
+    rgb = source("rgb")
+    await catalog.commit_page(rgb, [harvested(one(RSL / "01003120729.mrc"), rgb)], [], [])
+    await catalog.close()
+    with sqlite3.connect(path) as conn:  # match_keys as schema 4 had it
+        conn.executescript(
+            "CREATE TABLE old_keys (key INTEGER NOT NULL, record_pk INTEGER NOT NULL, "
+            "PRIMARY KEY (key, record_pk)) WITHOUT ROWID; "
+            "INSERT INTO old_keys SELECT key, record_pk FROM match_keys; "
+            "DROP TABLE match_keys; ALTER TABLE old_keys RENAME TO match_keys; "
+            "PRAGMA user_version = 4;"
+        )
+    catalog = await UnionCatalog.open(path)
+    try:
+        spb = source("spb")
+        await catalog.commit_page(spb, [harvested(one(RSL / "01003120729.mrc"), spb)], [], [])
+        assert await members(catalog) == [{("RGB", "003120729"), ("SPB", "003120729")}]
+    finally:
+        await catalog.close()
+
+
 async def test_a_crowded_title_key_reads_only_the_newest_candidates(catalog, monkeypatch):
     from federation.catalog.sqlite import storage as sqlite_storage
 
