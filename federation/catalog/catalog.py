@@ -17,6 +17,7 @@ from pathlib import Path
 
 from stdnum import isbn as stdnum_isbn
 
+from federation.catalog import cql, cql_search
 from federation.catalog.commit import PagePlan, Prepared, prepare
 from federation.catalog.model import (
     CatalogStats,
@@ -147,6 +148,19 @@ class UnionCatalog:
             return await self._storage.search(parsed, libraries, limit, offset)
         except sqlite3.OperationalError as error:  # a query FTS5 could not parse
             raise InvalidArgument(f"cannot search for {query!r}: {error}") from error
+
+    async def search_cql(self, query: str, *, limit: int = 20, offset: int = 0) -> SearchResult:
+        """Clusters matching a CQL query (what SRU clients send), best first.
+
+        Raises :class:`federation.catalog.cql.CqlError`, with its SRU diagnostic,
+        for a query that is no CQL or asks for what the catalog cannot search.
+        """
+        if not 1 <= limit <= MAX_LIMIT:
+            raise InvalidArgument(f"limit must be between 1 and {MAX_LIMIT}, not {limit}")
+        if offset < 0:
+            raise InvalidArgument(f"offset must not be negative, not {offset}")
+        parsed = cql_search.to_search(cql.parse(query))
+        return await self._storage.search(parsed, [], limit, offset)
 
     async def get_cluster(self, cluster_id: str) -> ClusterDetail | None:
         """A cluster with its members (normalized), holdings and best record."""

@@ -52,15 +52,16 @@ def parse(text: str) -> ParsedQuery:
             continue
         if name and name not in FIELDS:  # "foo:bar" is just text
             value, name = f"{name} {value}", ""
-        clause = _clause(name, value)
+        clause = field_clause(name, value)
         if clause:
             clauses.append(clause)
     parsed.match = " AND ".join(clauses)
     return parsed
 
 
-def _clause(name: str, value: str) -> str:
-    """One term as FTS5: a quoted phrase restricted to its columns."""
+def field_clause(name: str, value: str) -> str:
+    """One term as FTS5: a quoted phrase restricted to its columns (a query field
+    name, or "" for the plain columns); "" when the value folds to nothing."""
     prefix = value.endswith("*")
     if name == "isbn" or (not name and _looks_like_isbn(value)):
         value = _isbn13(value)

@@ -1,0 +1,87 @@
+"""A parsed CQL query (:mod:`.cql`) as the catalog's search expression.
+
+What SRU clients send, mapped onto the columns readers search
+(:data:`federation.catalog.query.FIELDS`): ``dc.title``, ``dc.creator``,
+``dc.subject``, ``dc.publisher``, ``dc.date``, ``dc.language``, ``bath.isbn``
+and the server's choice (every plain column). Relations: ``=``, ``==`` and
+``adj`` search the words as one phrase, ``all`` each word, ``any`` one of them;
+``and``/``or``/``not`` keep their meaning; a trailing ``*`` is a prefix. What
+the catalog cannot answer raises :class:`~.cql.CqlError` with the SRU diagnostic
+that says so, never a silently different search.
+"""
+
+from __future__ import annotations
+
+from federation.catalog.cql import Boolean, CqlError, Node, Query, SearchClause
+from federation.catalog.query import ParsedQuery, field_clause
+
+#: CQL index → the reader query field it searches ("" = the plain columns).
+INDEXES: dict[str, str] = {
+    "cql.serverchoice": "",
+    "cql.anywhere": "",
+    "dc.anywhere": "",
+    "dc.title": "title",
+    "dc.creator": "author",
+    "dc.author": "author",
+    "dc.subject": "subject",
+    "dc.publisher": "publisher",
+    "dc.date": "year",
+    "dc.language": "language",
+    "bath.isbn": "isbn",
+    "dc.identifier": "isbn",
+}
+_PHRASE_RELATIONS = frozenset({"=", "==", "adj", "cql.adj", "exact", "cql.exact"})
+_WORD_RELATIONS = {"all": " AND ", "cql.all": " AND ", "any": " OR ", "cql.any": " OR "}
+_BOOLEANS = {"and": "AND", "or": "OR", "not": "NOT"}
+
+#: SRU diagnostics (info:srw/diagnostic/1/N) of what the catalog does not support.
+UNSUPPORTED_INDEX = 16
+UNSUPPORTED_RELATION = 19
+UNSUPPORTED_RELATION_MODIFIER = 20
+EMPTY_TERM = 27
+UNSUPPORTED_MASKING = 28
+UNSUPPORTED_BOOLEAN = 37
+UNSUPPORTED_SORT = 80
+
+
+def to_search(query: Query) -> ParsedQuery:
+    """The FTS5 expression of ``query``; raises CqlError for what cannot be searched."""
+    if query.sort_keys:
+        raise CqlError("sorting is not supported: results come best match first",
+                       UNSUPPORTED_SORT)  # fmt: skip
+    return ParsedQuery(match=_node(query.root))
+
+
+def _node(node: Node) -> str:
+    if isinstance(node, Boolean):
+        operator = _BOOLEANS.get(node.operator)
+        if operator is None or node.modifiers:
+            raise CqlError(f"the boolean {node.operator!r} is not supported", UNSUPPORTED_BOOLEAN)
+        return f"({_node(node.left)} {operator} {_node(node.right)})"
+    return _clause(node)
+
+
+def _clause(clause: SearchClause) -> str:
+    field = INDEXES.get(clause.index)
+    if field is None:
+        raise CqlError(f"the index {clause.index!r} is not supported", UNSUPPORTED_INDEX)
+    relation = clause.relation
+    if relation.modifiers:
+        raise CqlError(f"relation modifiers (/{relation.modifiers[0].name}) are not supported",
+                       UNSUPPORTED_RELATION_MODIFIER)  # fmt: skip
+    term = clause.term
+    if "?" in term or "*" in term.rstrip("*") or "\\" in term:
+        raise CqlError(f"masking is supported only at a term's end: {term!r}",
+                       UNSUPPORTED_MASKING)  # fmt: skip
+    if relation.name in _PHRASE_RELATIONS:
+        parts = [field_clause(field, term)]
+        joiner = ""
+    elif relation.name in _WORD_RELATIONS:
+        parts = [field_clause(field, word) for word in term.split()]
+        joiner = _WORD_RELATIONS[relation.name]
+    else:
+        raise CqlError(f"the relation {relation.name!r} is not supported", UNSUPPORTED_RELATION)
+    parts = [part for part in parts if part]
+    if not parts:
+        raise CqlError(f"the term {term!r} has nothing to search for", EMPTY_TERM)
+    return parts[0] if len(parts) == 1 else "(" + joiner.join(parts) + ")"
