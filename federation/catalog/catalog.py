@@ -162,6 +162,13 @@ class UnionCatalog:
         parsed = cql_search.to_search(cql.parse(query))
         return await self._storage.search(parsed, [], limit, offset)
 
+    async def member_records(self, cluster_ids: list[str]) -> dict[str, list[tuple[str, str, bytes]]]:
+        """For each cluster: (schema, library, raw payload) of its members, best first
+        (what SRU serves: the best record in the schema a client asked for)."""
+        pks = {cid: pk for cid in cluster_ids if (pk := cluster_pk(cid)) is not None}
+        found = await self._storage.member_records(sorted(set(pks.values())))
+        return {cid: found.get(pk, []) for cid, pk in pks.items()}
+
     async def get_cluster(self, cluster_id: str) -> ClusterDetail | None:
         """A cluster with its members (normalized), holdings and best record."""
         pk = cluster_pk(cluster_id)

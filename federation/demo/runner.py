@@ -99,6 +99,8 @@ def urls(run: FederationRun, console: Console) -> None:
         console.print(f"[bold]central library:[/bold] {web}staff  "
                       f"(login {STAFF_USER} / {STAFF_PASSWORD})")
         console.print(f"[bold]metrics:[/bold] {web}metrics")
+        console.print(f"[bold]SRU[/bold] (Koha, VuFind, yaz-client): {web}sru  e.g. "
+                      f"{web}sru?version=1.2&query=dc.title%3D%D0%B8%D1%81%D1%82%D0%BE%D1%80%D0%B8%D1%8F")
 
 
 def run_demo(root: Path, *, once: bool, console: Console | None = None) -> int:

@@ -99,6 +99,12 @@ class CoordinatorBackend:
     async def search(self, query: str, *, library: str | None, limit: int, offset: int):
         return await self.catalog.search(query, library=library, limit=limit, offset=offset)
 
+    async def search_cql(self, query: str, *, limit: int, offset: int):
+        return await self.catalog.search_cql(query, limit=limit, offset=offset)
+
+    async def member_records(self, cluster_ids: list[str]):
+        return await self.catalog.member_records(cluster_ids)
+
     async def cluster(self, cluster_id: str) -> RecordView | None:
         detail = await self.catalog.get_cluster(cluster_id)
         if detail is None:

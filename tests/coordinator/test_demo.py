@@ -16,6 +16,7 @@ import pytest
 from federation.demo.processes import libfed_command
 
 READERS = re.compile(r"readers: (http://127\.0\.0\.1:\d+/)")
+SRU_EXAMPLE = re.compile(r"e\.g\. (http://127\.0\.0\.1:\d+/sru\?\S+)")
 
 
 @dataclass
@@ -30,6 +31,8 @@ class DemoRun:
     readers_status: int | str | None
     #: The output up to the line with the readers' URL.
     before_url: str
+    #: What the printed SRU example answered once the catalog was built.
+    sru_answer: bytes = b""
 
 
 @pytest.fixture(scope="module")
@@ -44,10 +47,15 @@ def demo(tmp_path_factory) -> DemoRun:
     timer = threading.Timer(280, process.kill)  # a hung demo fails the test, not the suite
     timer.start()
     lines: list[str] = []
-    url, status, before = "", None, ""
+    url, status, before, sru_url, sru_answer = "", None, "", "", b""
     try:
         for line in process.stdout:
             lines.append(line)
+            if (example := SRU_EXAMPLE.search(line)) and not sru_url:
+                sru_url = example.group(1)
+            if "catalog built" in line and sru_url:
+                with urllib.request.urlopen(sru_url, timeout=10) as answer:
+                    sru_answer = answer.read()
             found = READERS.search(line)
             if found and not url:
                 url, before = found.group(1), "".join(lines)
@@ -63,7 +71,7 @@ def demo(tmp_path_factory) -> DemoRun:
             process.kill()
             process.wait()
     return DemoRun(root, process.returncode, "".join(lines), errors.read_text(), url, status,
-                   before)
+                   before, sru_answer)
 
 
 def test_the_demo_runs_its_loans_and_stops_every_process(demo):
@@ -105,3 +113,12 @@ def test_the_urls_come_first_and_the_readers_page_answers_while_the_demo_runs(de
     assert out.index(demo.readers_url) < built.start() < out.index("interlibrary loans")
     # The URLs are repeated at the end, after the long status tables.
     assert out.rindex(demo.readers_url) > out.index("the network: libfed status")
+
+
+def test_the_demo_shows_an_sru_search_that_finds_its_books(demo):
+    from lxml import etree
+
+    root = etree.fromstring(demo.sru_answer)
+    srw = {"srw": "http://www.loc.gov/zing/srw/"}
+    assert int(root.findtext("srw:numberOfRecords", namespaces=srw)) >= 1
+    assert root.xpath("//*[local-name()='datafield'][@tag='852']")

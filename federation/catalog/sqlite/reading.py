@@ -262,6 +262,20 @@ class SearchReader:
         async with self._reader.execute(sql, (pk,)) as cursor:
             return [Holding(*row) for row in await cursor.fetchall()]
 
+    async def member_records(self, pks: list[int]) -> dict[int, list[tuple[str, str, bytes]]]:
+        """(schema, library, raw payload) of every member of the clusters, best first."""
+        found: dict[int, list[tuple[str, str, bytes]]] = {pk: [] for pk in pks}
+        if not pks:
+            return found
+        sql = (
+            "SELECT cluster_pk, schema, library, raw FROM records "
+            f"WHERE cluster_pk IN ({','.join('?' * len(pks))}) ORDER BY score DESC, pk"
+        )
+        async with self._reader.execute(sql, pks) as cursor:
+            for cluster, schema, library, raw in await cursor.fetchall():
+                found[cluster].append((schema, library, raw))
+        return found
+
     async def overlap(self) -> tuple[dict[str, int], dict[tuple[str, str], int]]:
         held: dict[str, int] = {}
         async with self._reader.execute(
