@@ -159,8 +159,13 @@ class UnionCatalog:
             raise InvalidArgument(f"limit must be between 1 and {MAX_LIMIT}, not {limit}")
         if offset < 0:
             raise InvalidArgument(f"offset must not be negative, not {offset}")
-        parsed = cql_search.to_search(cql.parse(query))
-        return await self._storage.search(parsed, [], limit, offset)
+        parsed_cql = cql.parse(query)
+        wanted = cql_search.record_id(parsed_cql)
+        if wanted is not None:
+            pk = cluster_pk(wanted)
+            found = [] if pk is None else await self._storage.summaries([pk])
+            return SearchResult(len(found), found[offset : offset + limit])
+        return await self._storage.search(cql_search.to_search(parsed_cql), [], limit, offset)
 
     async def member_records(self, cluster_ids: list[str]) -> dict[str, list[tuple[str, str, bytes]]]:
         """For each cluster: (schema, library, raw payload) of its members, best first

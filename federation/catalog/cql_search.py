@@ -3,7 +3,8 @@
 What SRU clients send, mapped onto the columns readers search
 (:data:`federation.catalog.query.FIELDS`): ``dc.title``, ``dc.creator``,
 ``dc.subject``, ``dc.publisher``, ``dc.date``, ``dc.language``, ``bath.isbn``
-and the server's choice (every plain column). Relations: ``=``, ``==`` and
+and the server's choice (every plain column); ``rec.identifier = c42``, alone,
+fetches one work by its id. Relations: ``=``, ``==`` and
 ``adj`` search the words as one phrase, ``all`` each word, ``any`` one of them;
 ``and``/``or``/``not`` keep their meaning; a trailing ``*`` is a prefix. What
 the catalog cannot answer raises :class:`~.cql.CqlError` with the SRU diagnostic
@@ -44,6 +45,21 @@ UNSUPPORTED_BOOLEAN = 37
 UNSUPPORTED_SORT = 80
 
 
+#: The index of a work's own id (``rec.identifier = c42``): answered by a lookup.
+RECORD_ID = "rec.identifier"
+
+
+def record_id(query: Query) -> str | None:
+    """The cluster id a ``rec.identifier = ID`` query asks for, or None for any other query."""
+    root = query.root
+    if isinstance(root, SearchClause) and root.index == RECORD_ID:
+        if root.relation.name not in ("=", "==", "exact", "cql.exact") or root.relation.modifiers:
+            raise CqlError(f"the relation {root.relation.name!r} is not supported with "
+                           f"{RECORD_ID}", UNSUPPORTED_RELATION)  # fmt: skip
+        return root.term
+    return None
+
+
 def to_search(query: Query) -> ParsedQuery:
     """The FTS5 expression of ``query``; raises CqlError for what cannot be searched."""
     if query.sort_keys:
@@ -63,6 +79,8 @@ def _node(node: Node) -> str:
 
 def _clause(clause: SearchClause) -> str:
     field = INDEXES.get(clause.index)
+    if clause.index == RECORD_ID:
+        raise CqlError(f"{RECORD_ID} is supported only as the whole query", UNSUPPORTED_INDEX)
     if field is None:
         raise CqlError(f"the index {clause.index!r} is not supported", UNSUPPORTED_INDEX)
     relation = clause.relation

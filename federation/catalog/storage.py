@@ -17,6 +17,7 @@ from federation.catalog.merge import ClusterRow, Member
 from federation.catalog.model import (
     CatalogStats,
     ClusterDetail,
+    ClusterSummary,
     Holding,
     QuarantinedRecord,
     QuarantineEntry,
@@ -142,6 +143,9 @@ class CatalogStorage(Protocol):
     ) -> SearchResult: ...
     async def cluster(self, pk: int) -> ClusterDetail | None: ...
     async def holdings(self, pk: int) -> list[Holding]: ...
+    async def summaries(self, pks: list[int]) -> list[ClusterSummary]:
+        """Cluster summaries with their holdings, in the order of ``pks`` (missing: left out)."""
+        ...
     async def member_records(self, pks: list[int]) -> dict[int, list[tuple[str, str, bytes]]]:
         """(schema, library, raw payload) of every member of the clusters, best first."""
         ...

@@ -19,7 +19,7 @@ from aiohttp import web
 from lxml import etree
 
 from federation.catalog.cql import CqlError
-from federation.catalog.cql_search import INDEXES
+from federation.catalog.cql_search import INDEXES, RECORD_ID
 from federation.records import record_from_marcxml, to_oai_dc
 from federation.web.render import BACKEND
 
@@ -252,7 +252,7 @@ def _explain(request: web.Request, version: str) -> etree._Element:
                                ("dc", "info:srw/cql-context-set/1/dc-v1.1"),
                                ("bath", "http://zing.z3950.org/cql/bath/2.0/")):  # fmt: skip
         etree.SubElement(indexes, f"{{{EXPLAIN_NS}}}set", name=prefix, identifier=identifier)
-    for name in INDEXES:
+    for name in [*INDEXES, RECORD_ID]:
         index = etree.SubElement(indexes, f"{{{EXPLAIN_NS}}}index")
         etree.SubElement(index, f"{{{EXPLAIN_NS}}}title").text = name
         mapped = etree.SubElement(etree.SubElement(index, f"{{{EXPLAIN_NS}}}map"),

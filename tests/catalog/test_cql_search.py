@@ -30,6 +30,17 @@ async def test_relations_booleans_and_the_servers_choice(filled):  # noqa: F811
     assert (await filled.search_cql("истори*")).total == (await filled.search("истори*")).total
 
 
+async def test_rec_identifier_fetches_one_work_by_its_id(filled):  # noqa: F811
+    some = (await filled.search_cql("bath.isbn = 5-901202-50-3")).results[0]
+    found = await filled.search_cql(f"rec.identifier = {some.cluster_id}")
+    assert [hit.cluster_id for hit in found.results] == [some.cluster_id]
+    assert some.libraries == found.results[0].libraries
+    assert (await filled.search_cql("rec.identifier = c999999")).total == 0
+    with pytest.raises(CqlError) as raised:
+        await filled.search_cql(f"rec.identifier = {some.cluster_id} and dc.title = x")
+    assert raised.value.diagnostic == 16
+
+
 @pytest.mark.parametrize(
     ("query", "diagnostic"),
     [
