@@ -138,10 +138,7 @@ class UnionCatalog:
         self, query: str, *, library: str | None = None, limit: int = 20, offset: int = 0
     ) -> SearchResult:
         """Clusters matching ``query`` (words and ``field:value``), best first."""
-        if not 1 <= limit <= MAX_LIMIT:
-            raise InvalidArgument(f"limit must be between 1 and {MAX_LIMIT}, not {limit}")
-        if offset < 0:
-            raise InvalidArgument(f"offset must not be negative, not {offset}")
+        _check_page(limit, offset)
         parsed = parse(query)
         libraries = parsed.libraries + ([library] if library else [])
         try:
@@ -155,10 +152,7 @@ class UnionCatalog:
         Raises :class:`federation.catalog.cql.CqlError`, with its SRU diagnostic,
         for a query that is no CQL or asks for what the catalog cannot search.
         """
-        if not 1 <= limit <= MAX_LIMIT:
-            raise InvalidArgument(f"limit must be between 1 and {MAX_LIMIT}, not {limit}")
-        if offset < 0:
-            raise InvalidArgument(f"offset must not be negative, not {offset}")
+        _check_page(limit, offset)
         parsed_cql = cql.parse(query)
         wanted = cql_search.record_id(parsed_cql)
         if wanted is not None:
@@ -222,3 +216,11 @@ class UnionCatalog:
 
     async def stats(self) -> CatalogStats:
         return await self._storage.stats()
+
+
+def _check_page(limit: int, offset: int) -> None:
+    """A page of hits a search can serve: 1..MAX_LIMIT hits from a non-negative offset."""
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InvalidArgument(f"limit must be between 1 and {MAX_LIMIT}, not {limit}")
+    if offset < 0:
+        raise InvalidArgument(f"offset must not be negative, not {offset}")

@@ -48,7 +48,6 @@ _TOKEN = re.compile(
 SYNTAX_ERROR = 10
 PARENTHESES = 13
 QUOTES = 14
-EMPTY_TERM = 27
 
 
 class CqlError(ValueError):
@@ -130,9 +129,7 @@ def parse(text: str) -> Query:
     prefixes: dict[str, str] = {}
     root = parser.query(prefixes)
     sort_keys = parser.sort_spec() if parser.peek_word("sortby") else ()
-    if parser.peek() is not None:
-        token = parser.peek()
-        assert token is not None
+    if (token := parser.peek()) is not None:
         if token.kind == "symbol" and token.text == ")":
             raise CqlError(f"unbalanced ')' at {token.position}", PARENTHESES)
         raise CqlError(f"unexpected {token.text!r} at {token.position}")
@@ -222,11 +219,10 @@ class _Parser:
                 raise CqlError(f"'(' at {token.position} is never closed", PARENTHESES)
             self.take()
             return inner
-        if token.kind == "symbol":
-            if token.text == ")":
-                raise CqlError(f"unbalanced ')' at {token.position}", PARENTHESES)
-            raise CqlError(f"a search term is missing before {token.text!r} at {token.position}")
-        if token.is_word(*_BOOLEANS, "sortby"):  # a keyword as a term must be quoted
+        if token.kind == "symbol" and token.text == ")":
+            raise CqlError(f"unbalanced ')' at {token.position}", PARENTHESES)
+        # A keyword as a term must be quoted.
+        if token.kind == "symbol" or token.is_word(*_BOOLEANS, "sortby"):
             raise CqlError(f"a search term is missing before {token.text!r} at {token.position}")
         if token.kind == "word" and self._relation_follows():
             self.take()
@@ -277,12 +273,7 @@ class _Parser:
         return tuple(keys)
 
     def _term(self) -> str:
-        token = self.peek()
-        if token is None or token.kind == "symbol":
-            where = f"at {token.position}" if token else "at the end"
-            raise CqlError(f"a search term is missing {where}")
-        self.take()
-        return token.text
+        return self._value("a search term")
 
     def _name(self, what: str) -> str:
         token = self.peek()
@@ -294,6 +285,7 @@ class _Parser:
     def _value(self, what: str) -> str:
         token = self.peek()
         if token is None or token.kind == "symbol":
-            raise CqlError(f"{what} is missing")
+            where = f"at {token.position}" if token else "at the end"
+            raise CqlError(f"{what} is missing {where}")
         self.take()
         return token.text

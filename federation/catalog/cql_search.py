@@ -78,9 +78,9 @@ def _node(node: Node) -> str:
 
 
 def _clause(clause: SearchClause) -> str:
-    field = INDEXES.get(clause.index)
     if clause.index == RECORD_ID:
         raise CqlError(f"{RECORD_ID} is supported only as the whole query", UNSUPPORTED_INDEX)
+    field = INDEXES.get(clause.index)
     if field is None:
         raise CqlError(f"the index {clause.index!r} is not supported", UNSUPPORTED_INDEX)
     relation = clause.relation

@@ -120,9 +120,7 @@ async def _search_retrieve(backend, params, version: str) -> etree._Element:
     hits = result.results[:count]
     members = await backend.member_records([hit.cluster_id for hit in hits])
     srw, diag = _NS[version]
-    root = etree.Element(f"{{{srw}}}searchRetrieveResponse", nsmap={"srw": srw})
-    if version != "2.0":
-        etree.SubElement(root, f"{{{srw}}}version").text = version
+    root = _response(version, "searchRetrieveResponse")
     etree.SubElement(root, f"{{{srw}}}numberOfRecords").text = str(result.total)
     if hits:
         records = etree.SubElement(root, f"{{{srw}}}records")
@@ -169,12 +167,9 @@ def _payload(schema: RecordSchema, libraries: list[str], members) -> etree._Elem
     for stored, _library, raw in members:
         if schema.stored and stored != schema.stored:
             continue
-        if not schema.stored:  # Dublin Core: stored as such, or made from MARC
-            element = _element(raw)
-            if stored == "dc":
-                return element
-            return to_oai_dc(record_from_marcxml(element))
         element = _element(raw)
+        if not schema.stored:  # Dublin Core: stored as such, or made from MARC
+            return element if stored == "dc" else to_oai_dc(record_from_marcxml(element))
         namespace = etree.QName(element).namespace
         prefix = f"{{{namespace}}}" if namespace else ""
         # The source's own location fields name its shelves, not the network's
@@ -189,9 +184,11 @@ def _payload(schema: RecordSchema, libraries: list[str], members) -> etree._Elem
     return None
 
 
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, remove_blank_text=True)
+
+
 def _element(raw: bytes) -> etree._Element:
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, remove_blank_text=True)
-    element = etree.fromstring(raw, parser)
+    element = etree.fromstring(raw, _PARSER)
     if etree.QName(element).localname == "collection" and len(element):
         element = element[0]
     return element
@@ -206,11 +203,18 @@ def _number(params, name: str, default: int, *, minimum: int) -> int:
     return int(text)
 
 
-def _diagnostic_only(version: str, diagnostic: Diagnostic) -> etree._Element:
-    srw, diag = _NS[version]
-    root = etree.Element(f"{{{srw}}}searchRetrieveResponse", nsmap={"srw": srw})
+def _response(version: str, name: str) -> etree._Element:
+    """An empty response element of ``version``; SRU 1.x responses start with their version."""
+    srw = _NS[version][0]
+    root = etree.Element(f"{{{srw}}}{name}", nsmap={"srw": srw})
     if version != "2.0":
         etree.SubElement(root, f"{{{srw}}}version").text = version
+    return root
+
+
+def _diagnostic_only(version: str, diagnostic: Diagnostic) -> etree._Element:
+    srw, diag = _NS[version]
+    root = _response(version, "searchRetrieveResponse")
     etree.SubElement(root, f"{{{srw}}}numberOfRecords").text = "0"
     _diagnostic(etree.SubElement(root, f"{{{srw}}}diagnostics"), diag, diagnostic)
     return root
@@ -228,9 +232,7 @@ def _diagnostic(parent, diag: str, diagnostic: Diagnostic) -> None:
 
 def _explain(request: web.Request, version: str) -> etree._Element:
     srw, _diag = _NS[version]
-    root = etree.Element(f"{{{srw}}}explainResponse", nsmap={"srw": srw})
-    if version != "2.0":
-        etree.SubElement(root, f"{{{srw}}}version").text = version
+    root = _response(version, "explainResponse")
     record = etree.SubElement(root, f"{{{srw}}}record")
     etree.SubElement(record, f"{{{srw}}}recordSchema").text = EXPLAIN_NS
     _packing(record, srw, version)
