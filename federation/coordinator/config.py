@@ -7,13 +7,53 @@ be moved as a whole. Durations are seconds: days in production, seconds in tests
 from __future__ import annotations
 
 import tomllib
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import tomli_w
 
 from federation.coordinator.auth import new_secret
 from federation.errors import ConfigError
+
+
+@dataclass(slots=True)
+class PeerConfig:
+    """An outside library speaking ISO 18626 (a ReShare tenant, a Koha ILL backend).
+
+    It lends and borrows like a node, over HTTP: ``url`` is its ISO 18626 endpoint,
+    ``agency_id`` ("TYPE:VALUE", e.g. "ISIL:RU-MOS-12") how its messages name it.
+    ``symbol`` is its name in rotas and the ``library`` of its records in the union
+    catalog (harvest its OAI-PMH server as a partner source with that library).
+    ``security_code``, when set, must come in its messages' header
+    (requestingAgencyAuthentication) and goes in ours.
+    """
+
+    symbol: str
+    url: str
+    agency_id: str
+    name: str = ""
+    priority: int = 0
+    security_code: str = ""
+
+
+def _peer(path: Path, number: int, table: object) -> PeerConfig:
+    """One ``[[coordinator.peers]]`` table; ConfigError names the file and the peer."""
+    where = f"{path}: peer #{number}"
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where} is not a table")
+    unknown = set(table) - {f.name for f in fields(PeerConfig)}
+    if unknown:
+        raise ConfigError(f"{where}: unknown setting(s) {', '.join(sorted(unknown))}")
+    try:
+        peer = PeerConfig(**table)
+    except TypeError as error:
+        raise ConfigError(f"{where}: symbol, url and agency_id are required ({error})") from error
+    if not peer.url.startswith(("http://", "https://")):
+        raise ConfigError(f"{where} ({peer.symbol}): url {peer.url!r} is not http(s)")
+    if ":" not in peer.agency_id:
+        raise ConfigError(f"{where} ({peer.symbol}): agency_id must be TYPE:VALUE, "
+                          f"e.g. ISIL:{peer.agency_id or 'XX-123'}")
+    return peer
 
 
 @dataclass(slots=True)
@@ -54,8 +94,13 @@ class CoordinatorConfig:
     partner_check_interval: float = 60.0
     #: How often deadlines, due dates and the outbox are looked at.
     tick_interval: float = 1.0
-    #: Address of the web pages (empty: no web server).
+    #: Address of the web pages (empty: no web server). SRU (/sru) and the ISO 18626
+    #: gateway (/iso18626) are served there too.
     web_listen: str = ""
+    #: This network's ISO 18626 agency id ("TYPE:VALUE"): how outside peers address it.
+    agency_id: str = "LIBFED:NETWORK"
+    #: Outside ISO 18626 partners, one ``[[coordinator.peers]]`` table each.
+    peers: list[PeerConfig] = field(default_factory=list)
 
     @property
     def state_path(self) -> Path:
@@ -90,6 +135,15 @@ class CoordinatorConfig:
         unknown = set(table) - known
         if unknown:
             raise ConfigError(f"{path}: unknown setting(s) {', '.join(sorted(unknown))}")
+        peers = table.get("peers", [])
+        if not isinstance(peers, list):
+            raise ConfigError(f"{path}: peers must be [[coordinator.peers]] tables")
+        table = {**table, "peers": [_peer(path, n, t) for n, t in enumerate(peers, start=1)]}
+        symbols = [peer.symbol for peer in table["peers"]]
+        if len(set(symbols)) != len(symbols):
+            raise ConfigError(f"{path}: two peers share a symbol ({', '.join(symbols)})")
+        if ":" not in str(table.get("agency_id", "LIBFED:NETWORK")):
+            raise ConfigError(f"{path}: agency_id must be TYPE:VALUE, e.g. LIBFED:NETWORK")
         try:
             config = cls(home=path.resolve().parent, **table)
         except TypeError as error:
@@ -100,6 +154,9 @@ class CoordinatorConfig:
 
     def write(self, path: str | Path) -> None:
         data = {k: v for k, v in asdict(self).items() if k != "home"}
+        if not data["peers"]:
+            # An empty inline list would stop a person from adding [[coordinator.peers]].
+            del data["peers"]
         Path(path).write_text(tomli_w.dumps({"coordinator": data}), encoding="utf-8")
 
     @classmethod

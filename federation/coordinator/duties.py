@@ -12,13 +12,11 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
-import grpc
-
 from federation.coordinator import lifecycle
-from federation.coordinator.model import COORDINATOR, Action, Outcome, Status, now
-from federation.coordinator.protomap import action_to_proto
+from federation.coordinator.model import COORDINATOR, Outcome, Status, now
+from federation.coordinator.nodes import Refused
 from federation.coordinator.service import _event
-from federation.errors import NotFound
+from federation.errors import NotFound, Unavailable
 
 if TYPE_CHECKING:
     from federation.coordinator.service import LoanService
@@ -26,9 +24,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: A lender answering these will never accept the message: drop it, do not retry forever.
-_PERMANENT = frozenset({grpc.StatusCode.NOT_FOUND, grpc.StatusCode.FAILED_PRECONDITION,
-                        grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.UNIMPLEMENTED})
 #: Longest pause between two attempts of one delivery.
 MAX_BACKOFF = 60.0
 
@@ -112,7 +107,11 @@ async def give_up_past_need(service: LoanService) -> int:
 
 
 async def send_outbox(service: LoanService) -> int:
-    """Send due status changes to lenders, in order per lender; back off on failure."""
+    """Send due status changes, in order per library; back off on failure.
+
+    Each row goes the way its library speaks (UpdateLoanStatus to a node, an ISO
+    18626 message to an outside peer): see :class:`~federation.coordinator.gateway.Gateway`.
+    """
     async with service.outbox_lock:
         due = await service.store.due_deliveries(now())
         by_lender: dict[str, list[Delivery]] = {}
@@ -133,22 +132,16 @@ async def _send_in_order(service: LoanService, deliveries: list[Delivery]) -> in
         return 0
     for delivery in deliveries:
         try:
-            await service.gateway.update(
-                node, request_id=delivery.request_id, attempt=delivery.attempt,
-                status=Status(delivery.status),
-                action_proto=action_to_proto(Action(delivery.action) if delivery.action else None),
-                due_time=delivery.due_time, note=delivery.note,
-            )
-        except grpc.aio.AioRpcError as error:
-            if error.code() in _PERMANENT:
-                log.warning("%s refused %s for %s: %s", node.symbol, delivery.status,
-                            delivery.request_id, error.details())
-                await service.store.delivered(delivery.id)
-                continue
+            await service.gateway.deliver(node, delivery)
+        except Refused as error:
+            log.warning("%s refused %s for %s: %s", node.symbol, delivery.status,
+                        delivery.request_id, error)
+            await service.store.delivered(delivery.id)
+            continue
+        except Unavailable as error:
             pause = min(service.gateway.backoff * 2 ** delivery.tries, MAX_BACKOFF)
-            await service.store.delivery_failed(delivery.id, now() + pause,
-                                                f"{error.code().name}: {error.details()}")
-            return sent  # keep this lender's messages in order: the rest wait
+            await service.store.delivery_failed(delivery.id, now() + pause, str(error))
+            return sent  # keep this library's messages in order: the rest wait
         await service.store.delivered(delivery.id)
         sent += 1
     return sent

@@ -131,6 +131,16 @@ class Node:
     #: 2: the node holds a random token and the coordinator presents its own
     #: credential; 1: a token issued before that, used both ways (auth.py).
     token_scheme: int = 2
+    #: An outside library (a ReShare tenant, a Koha ILL backend) that speaks ISO 18626
+    #: over HTTP instead of our gRPC: its endpoint, and its agency id ("TYPE:VALUE").
+    #: Empty for a libfed node. Set from coordinator.toml's peers (see iso18626/).
+    iso18626_url: str = ""
+    agency_id: str = ""
+
+    @property
+    def is_peer(self) -> bool:
+        """An outside ISO 18626 partner rather than a libfed node."""
+        return bool(self.iso18626_url)
 
     def to_json(self) -> dict:
         return {
@@ -147,6 +157,9 @@ class Node:
             "lent": self.lent,
             "borrowed": self.borrowed,
             "token_generation": self.token_generation,
+            "protocol": "iso18626" if self.is_peer else "grpc",
+            "iso18626_url": self.iso18626_url,
+            "agency_id": self.agency_id,
         }
 
 

@@ -18,8 +18,9 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from libfed.v1 import node_service_pb2, node_service_pb2_grpc
 
 from federation.coordinator import auth
-from federation.coordinator.model import LoanRequest, Node, RotaEntry, Status
+from federation.coordinator.model import Action, LoanRequest, Node, RotaEntry, Status
 from federation.coordinator.protomap import (
+    action_to_proto,
     service_type_to_proto,
     status_from_proto,
     status_to_proto,
@@ -34,6 +35,9 @@ TRANSIENT = frozenset(
     {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
      grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.UNKNOWN}
 )
+#: A node answering these will never accept the message: drop it, do not retry forever.
+PERMANENT = frozenset({grpc.StatusCode.NOT_FOUND, grpc.StatusCode.FAILED_PRECONDITION,
+                       grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.UNIMPLEMENTED})
 _CHANNEL_OPTIONS = [
     ("grpc.initial_reconnect_backoff_ms", 200),
     ("grpc.min_reconnect_backoff_ms", 200),
@@ -49,8 +53,15 @@ class Availability:
 
 @dataclass(slots=True)
 class OfferAnswer:
+    """A lender's answer to an offer. RequestReceived: an outside peer acknowledged it
+    and answers later, in a message of its own (ISO 18626)."""
+
     status: Status
     reason: str = ""
+
+
+class Refused(Exception):
+    """A library will never accept this outbox message: it is dropped, not retried."""
 
 
 class NodeGateway:
@@ -175,6 +186,24 @@ class NodeGateway:
         if due_time:
             message.due_time.CopyFrom(timestamp(due_time))
         await self._call(node, "UpdateLoanStatus", message, timeout=self._timeout, attempts=1)
+
+    async def deliver(self, node: Node, delivery) -> None:
+        """Send one outbox row (a ``store.Delivery``) as UpdateLoanStatus.
+
+        Refused when the node answers that it never will; Unavailable to try again later.
+        """
+        action = Action(delivery.action) if delivery.action else None
+        try:
+            await self.update(
+                node, request_id=delivery.request_id, attempt=delivery.attempt,
+                status=Status(delivery.status), action_proto=action_to_proto(action),
+                due_time=delivery.due_time, note=delivery.note,
+            )
+        except grpc.aio.AioRpcError as error:
+            detail = f"{error.code().name}: {error.details()}"
+            if error.code() in PERMANENT:
+                raise Refused(detail) from error
+            raise Unavailable(detail) from error
 
     async def health(self, node: Node, timeout: float = 2.0) -> tuple[bool, float | None, str]:
         """(up, latency in ms, error) from the node's gRPC health service."""

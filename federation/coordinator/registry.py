@@ -64,11 +64,33 @@ class NodeRegistry:
         log.info("registered node %s (%s) at %s", symbol, name, grpc_address)
         return token
 
+    async def sync_peers(self, peers) -> None:
+        """Enter coordinator.toml's ISO 18626 peers in the register, as they are configured
+        now (ConfigError when one has a node's symbol). A peer taken out of the file
+        stays for the history of its loans; the peer gateway no longer reaches it."""
+        from federation.errors import ConfigError
+
+        for peer in peers:
+            if not _SYMBOL.match(peer.symbol):
+                raise ConfigError(f"peer {peer.symbol!r}: not a library symbol "
+                                  "(letters, digits, ., - and _)")
+            node = Node(symbol=peer.symbol, name=peer.name or peer.symbol, grpc_address="",
+                        oai_url="", priority=peer.priority, iso18626_url=peer.url,
+                        agency_id=peer.agency_id)
+            try:
+                await self.store.save_peer(node, now())
+            except AlreadyExists as error:
+                raise ConfigError(f"peer {peer.symbol}: {error}; give the peer another symbol") \
+                    from error
+        if peers:
+            log.info("ISO 18626 peers: %s", ", ".join(p.symbol for p in peers))
+
     async def register_source(self, node: Node) -> None:
-        """Make the node's OAI-PMH provider a harvest source of the union catalog."""
+        """Make the node's OAI-PMH provider a harvest source of the union catalog
+        (a peer's records come from the partner sources file instead)."""
         from federation.catalog.model import SourceState
 
-        if self.catalog is None:
+        if self.catalog is None or node.is_peer:
             return
         known = {source.name for source in await self.catalog.sources()}
         for source in node_sources(node.symbol, node.oai_url):

@@ -21,6 +21,9 @@ from libfed.v1 import coordinator_service_pb2_grpc
 
 from federation.coordinator import duties
 from federation.coordinator.config import CoordinatorConfig
+from federation.coordinator.gateway import Gateway
+from federation.coordinator.iso18626.client import PeerGateway
+from federation.coordinator.iso18626.inbound import Iso18626Inbound
 from federation.coordinator.nodes import NodeGateway
 from federation.coordinator.partners import PartnerHarvests, check_names, partner_sources
 from federation.coordinator.registry import NodeRegistry, node_sources
@@ -49,7 +52,8 @@ async def harvest_nodes(store: CoordinatorStore, catalog) -> list:
     """
     from harvester.harvester import Harvester
 
-    sources = [s for node in await store.nodes() for s in node_sources(node.symbol, node.oai_url)]
+    sources = [s for node in await store.nodes() if not node.is_peer
+               for s in node_sources(node.symbol, node.oai_url)]
     return await Harvester(catalog).harvest_each(sources)
 
 
@@ -62,7 +66,9 @@ class CoordinatorServer:
         self._own_catalog = catalog is None
         self._harvest = harvest
         self.store: CoordinatorStore | None = None
-        self.gateway: NodeGateway | None = None
+        self.gateway: Gateway | None = None
+        #: Answers outside peers' ISO 18626 messages (the web server's /iso18626).
+        self.iso18626: Iso18626Inbound | None = None
         self.registry: NodeRegistry | None = None
         self.loans: LoanService | None = None
         self.partners: PartnerHarvests | None = None
@@ -77,21 +83,27 @@ class CoordinatorServer:
         if self.catalog is None:
             self.catalog = await open_catalog(config)
         try:
-            check_names(sources, [node.symbol for node in await self.store.nodes()],
-                        config.sources_path)
+            nodes = [node.symbol for node in await self.store.nodes() if not node.is_peer]
+            check_names(sources, nodes, config.sources_path)
+            self.registry = NodeRegistry(self.store, config.secret, self.catalog)
+            await self.registry.sync_peers(config.peers)
         except BaseException:
             await self.store.close()
             if self._own_catalog:
                 await self.catalog.close()
             raise
         self.partners = PartnerHarvests(sources, self.catalog, config.harvest_interval)
-        self.gateway = NodeGateway(config.secret, call_timeout=config.call_timeout,
-                                   attempts=config.call_attempts, backoff=config.retry_backoff)
-        self.registry = NodeRegistry(self.store, config.secret, self.catalog)
+        patience = dict(call_timeout=config.call_timeout, attempts=config.call_attempts,
+                        backoff=config.retry_backoff)
+        self.gateway = Gateway(
+            NodeGateway(config.secret, **patience),
+            PeerGateway(self.store, config.peers, config.agency_id, **patience),
+        )
         timing = Timing(max_renewals=config.max_renewals, renewal_period=config.renewal_period,
                         answer_deadline=config.answer_deadline,
                         availability_timeout=config.availability_timeout)
         self.loans = LoanService(self.store, self.catalog, self.gateway, timing)
+        self.iso18626 = Iso18626Inbound(self.loans, config.peers, config.agency_id)
         self.server = grpc_server()
         coordinator_service_pb2_grpc.add_CoordinatorServicer_to_server(
             CoordinatorServicer(self.registry, self.loans, self.catalog), self.server

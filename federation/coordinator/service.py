@@ -245,7 +245,8 @@ class LoanService:
                 await self._save(request, entries=request.rota, events=[
                     _event(COORDINATOR, request.status, request.status,
                            note=_rota_note(request))])
-            await self._offer_next(request)
+            if await self._offer_next(request):
+                return  # an outside peer has it and answers in a message of its own
 
     async def _save(self, request: LoanRequest, *, events=(), **changes) -> None:
         """Store a transition and keep the in-memory request's history in step."""
@@ -262,8 +263,13 @@ class LoanService:
         request.routed = True
         request.updated = now()
 
-    async def _offer_next(self, request: LoanRequest) -> None:
-        """Offer to the current lender (again, after a restart) or to the next one."""
+    async def _offer_next(self, request: LoanRequest) -> bool:
+        """Offer to the current lender (again, after a restart) or to the next one.
+
+        True when the lender only acknowledged the offer (an ISO 18626 peer's
+        requestConfirmation): the request stays RequestReceived, with an answer
+        deadline, until the peer's supplyingAgencyMessage comes.
+        """
         entry = request.current_entry()
         if entry is None or entry.outcome is not Outcome.OFFERED:
             entry = next(
@@ -273,7 +279,7 @@ class LoanService:
             )
             if entry is None:
                 await self._end_of_rota(request)
-                return
+                return False
             # Not stored yet: positions are fixed, so after a crash the same position
             # (the same attempt) is offered again and the lender answers it the same way.
             entry.outcome = Outcome.OFFERED
@@ -293,11 +299,11 @@ class LoanService:
                         "the library could not be reached; the request went to another one")]
             await self._next_lender(request, entry, COORDINATOR, f"{entry.lender} unreachable",
                                     release)
-            return
+            return False
         if answer.status is Status.UNFILLED:
             entry.outcome, entry.reason = Outcome.UNFILLED, answer.reason
             await self._next_lender(request, entry, entry.lender, f"Unfilled: {answer.reason}")
-            return
+            return False
         before, request.status = request.status, answer.status
         if answer.status is Status.WILL_SUPPLY:
             entry.outcome = Outcome.WILL_SUPPLY
@@ -305,8 +311,10 @@ class LoanService:
             entry.outcome = Outcome.OFFERED
         request.deadline_at = now() + self.timing.answer_deadline
         request.updated = now()
-        await self._save(request, entries=[entry],
-                         events=[_event(entry.lender, before, request.status)])
+        await self._save(request, entries=[entry], events=[_event(
+            entry.lender, before, request.status,
+            note=answer.reason if answer.status is Status.REQUEST_RECEIVED else "")])
+        return answer.status is Status.REQUEST_RECEIVED
 
     async def _next_lender(
         self, request: LoanRequest, entry, actor: str, note: str, deliveries=()

@@ -147,6 +147,27 @@ class CoordinatorStore:
         if await self._write(update) == 0:
             raise NotFound(f"no node {symbol} is registered")
 
+    async def save_peer(self, peer: Node, at: float) -> None:
+        """Add or update an outside ISO 18626 partner; AlreadyExists when a libfed node
+        has its symbol. A peer holds no token: it is recognised by its agency id."""
+
+        def save(db: sqlite3.Connection) -> None:
+            row = db.execute("SELECT iso18626_url FROM nodes WHERE symbol = ?",
+                             (peer.symbol,)).fetchone()
+            if row is not None and not row["iso18626_url"]:
+                raise AlreadyExists(f"{peer.symbol} is a registered libfed node, not a peer")
+            db.execute(
+                "INSERT INTO nodes (symbol, name, grpc_address, oai_url, token_hash, priority,"
+                " created, token_scheme, iso18626_url, agency_id)"
+                " VALUES (?, ?, '', '', ?, ?, ?, 2, ?, ?) ON CONFLICT (symbol) DO UPDATE SET"
+                " name = excluded.name, priority = excluded.priority,"
+                " iso18626_url = excluded.iso18626_url, agency_id = excluded.agency_id",
+                (peer.symbol, peer.name, f"peer:{peer.symbol}", peer.priority, at,
+                 peer.iso18626_url, peer.agency_id),
+            )
+
+        await self._write(save)
+
     async def node(self, symbol: str) -> Node:
         row = await self._one("SELECT * FROM nodes WHERE symbol = ?", (symbol,))
         if row is None:
@@ -204,6 +225,14 @@ class CoordinatorStore:
             f" AND status NOT IN ({FINAL_SQL})", (requester, patron_ref, cluster_id),
         )
         return row is not None
+
+    async def open_loans_of(self, lender: str) -> int:
+        """Requests a library is supplying (or was offered) and that are not over yet."""
+        row = await self._one(
+            f"SELECT COUNT(*) AS n FROM requests WHERE lender = ? AND status NOT IN ({FINAL_SQL})",
+            (lender,),
+        )
+        return row["n"]
 
     async def request_by_key(self, requester: str, key: str) -> LoanRequest | None:
         row = await self._one(
@@ -265,9 +294,14 @@ class CoordinatorStore:
         return await self._read_with(load)
 
     async def requests_needing_work(self) -> list[str]:
-        """Requests the coordinator itself must move on: not yet routed, or an offer unsent."""
+        """Requests the coordinator itself must move on: not yet routed, or an offer unsent.
+
+        A RequestReceived with an answer deadline is an offer an outside peer
+        acknowledged: it waits on the peer (and on its deadline), not on us.
+        """
         rows = await self._all(
-            "SELECT request_id FROM requests WHERE status = ? ORDER BY created",
+            "SELECT request_id FROM requests WHERE status = ? AND deadline_at IS NULL"
+            " ORDER BY created",
             (str(Status.REQUEST_RECEIVED),),
         )
         return [row["request_id"] for row in rows]

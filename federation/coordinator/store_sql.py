@@ -78,6 +78,12 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE nodes ADD COLUMN token_scheme INTEGER NOT NULL DEFAULT 1;
     """,
+    # version 5: outside ISO 18626 partners ("peers") sit in the rota like nodes; they are
+    # reached over HTTP at iso18626_url and named in messages by agency_id.
+    """
+    ALTER TABLE nodes ADD COLUMN iso18626_url TEXT NOT NULL DEFAULT '';
+    ALTER TABLE nodes ADD COLUMN agency_id TEXT NOT NULL DEFAULT '';
+    """,
 ]
 
 REQUEST_COLUMNS = (
@@ -88,7 +94,13 @@ REQUEST_COLUMNS = (
 
 
 class Delivery:
-    """A status change owed to a lender (UpdateLoanStatus), kept until it arrives."""
+    """A status change owed to a library, kept until it arrives.
+
+    Usually to a lender (UpdateLoanStatus to a node, or an ISO 18626 message to an
+    outside peer lending); an outside peer that is the *requester* is owed every
+    status change too, since it cannot ask us over gRPC (see ``_owed_to_requester``).
+    The column keeps its first name, ``lender``: the library the row is owed to.
+    """
 
     __slots__ = ("id", "request_id", "attempt", "lender", "status", "action", "due_time", "note",
                  "tries")
@@ -105,6 +117,7 @@ def node_from_row(row: sqlite3.Row) -> Node:
         latency_ms=row["latency_ms"], last_seen=row["last_seen"], last_error=row["last_error"],
         record_count=row["record_count"], lent=row["lent"], borrowed=row["borrowed"],
         token_generation=row["token_generation"], token_scheme=row["token_scheme"],
+        iso18626_url=row["iso18626_url"], agency_id=row["agency_id"],
     )
 
 
@@ -168,9 +181,32 @@ def save_transition(db, request: LoanRequest, events, entries, deliveries, lendi
             " due_time, note, next_try) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [(request.request_id, *d, request.updated) for d in deliveries],
         )
+    owed = [e for e in events if _owed_to_requester(e)]
+    if owed:
+        # Only an outside (ISO 18626) requester is owed these: a node asks for its
+        # requests itself. Decided in SQL, so it is part of this same transaction.
+        db.executemany(
+            "INSERT INTO deliveries (request_id, attempt, lender, status, action, due_time,"
+            " note, next_try) SELECT ?, ?, symbol, ?, ?, ?, ?, ? FROM nodes"
+            " WHERE symbol = ? AND iso18626_url != ''",
+            [(request.request_id, request.attempt, str(e.to_status), e.action and str(e.action),
+              request.due_time, e.note, request.updated, request.requester) for e in owed],
+        )
     if lending:
         db.execute("UPDATE nodes SET lent = lent + 1 WHERE symbol = ?", (lending[0],))
         db.execute("UPDATE nodes SET borrowed = borrowed + 1 WHERE symbol = ?", (lending[1],))
+
+
+def _owed_to_requester(event: StatusEvent) -> bool:
+    """Whether an outside requester must be told of this event (a supplyingAgencyMessage).
+
+    Not the request's arrival (it was confirmed at once) nor a lender passing it on
+    (the network is one supplier to the outside: it hears the next answer); yes to
+    every other change of status and to the answers to a Cancel or a Renew.
+    """
+    if event.from_status is None or event.to_status is Status.REQUEST_RECEIVED:
+        return False
+    return event.to_status != event.from_status or event.action in (Action.CANCEL, Action.RENEW)
 
 
 def load_request(db, request_id: str, full: bool) -> LoanRequest | None:

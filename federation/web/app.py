@@ -16,7 +16,7 @@ from pathlib import Path
 import jinja2
 from aiohttp import web
 
-from federation.web import filters, reader, sru, staff_pages
+from federation.web import filters, iso18626, reader, sru, staff_pages
 from federation.web.backend import WebBackend
 from federation.web.i18n import LANG, LANGUAGES, language_of
 from federation.web.metrics import WebMetrics
@@ -78,6 +78,7 @@ def create_app(
     reader.add_routes(app.router)
     staff_pages.add_routes(app.router)
     sru.add_routes(app.router)
+    iso18626.add_routes(app.router)
     return app
 
 

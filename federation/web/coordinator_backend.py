@@ -20,6 +20,7 @@ import grpc
 from libfed.v1 import patron_service_pb2, patron_service_pb2_grpc
 
 from federation.coordinator import lifecycle
+from federation.coordinator.iso18626.inbound import Iso18626Inbound
 from federation.coordinator.model import Action, RotaEntry
 from federation.coordinator.reports import report_requester
 from federation.coordinator.service import Submission
@@ -57,7 +58,7 @@ class CoordinatorBackend:
 
     def __init__(
         self, *, store, loans, catalog, gateway, secret: str,
-        verify_timeout: float = 3.0, overlap_ttl: float = 60.0, metrics=None,
+        verify_timeout: float = 3.0, overlap_ttl: float = 60.0, metrics=None, iso18626=None,
     ) -> None:
         self.store = store
         self.loans = loans
@@ -70,6 +71,8 @@ class CoordinatorBackend:
         self._channels: dict[str, grpc.aio.Channel] = {}
         #: Set by the app so that calls to nodes show in /metrics.
         self.metrics = metrics
+        #: The coordinator's ISO 18626 gateway; without one, every agency is unknown.
+        self._iso18626 = iso18626 or Iso18626Inbound(loans, [], "LIBFED:NETWORK")
 
     @classmethod
     def from_server(cls, server) -> CoordinatorBackend:
@@ -77,8 +80,11 @@ class CoordinatorBackend:
         return cls(
             store=server.store, loans=server.loans, catalog=server.catalog,
             gateway=server.gateway, secret=server.config.secret,
-            verify_timeout=max(1.0, server.config.call_timeout),
+            verify_timeout=max(1.0, server.config.call_timeout), iso18626=server.iso18626,
         )
+
+    async def iso18626(self, body: bytes) -> bytes:
+        return await self._iso18626.handle(body)
 
     async def close(self) -> None:
         channels, self._channels = self._channels, {}
@@ -138,7 +144,8 @@ class CoordinatorBackend:
             except (LibfedError, grpc.aio.AioRpcError, TimeoutError, OSError) as error:
                 log.info("availability of %s at %s unknown: %s", record_id, library, error)
                 return None
-            return answer.available_count
+            # An outside ISO 18626 peer cannot be asked: -1, unknown.
+            return answer.available_count if answer.available_count >= 0 else None
 
         libraries = sorted(by_library)
         answers = await asyncio.gather(

@@ -115,7 +115,7 @@ def _store(response: web.StreamResponse, session: Session, secret: bytes, secure
 
 #: Machine endpoints that read no session and change nothing: SRU clients (yaz,
 #: Koha) POST their searches and never hold a form token.
-CSRF_EXEMPT = frozenset({"/sru"})
+CSRF_EXEMPT = frozenset({"/sru", "/iso18626"})
 
 
 def csrf_middleware():

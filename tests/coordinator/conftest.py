@@ -74,9 +74,9 @@ def make_config(tmp_path: Path, **overrides) -> CoordinatorConfig:
 
 
 async def start_network(tmp_path: Path, symbols=("BRANCH", "LIB_A", "LIB_B", "LIB_C"),
-                        **overrides) -> Network:
+                        catalog: HoldingsTable | None = None, **overrides) -> Network:
     config = make_config(tmp_path, **overrides)
-    catalog = HoldingsTable(CLUSTERS, ISBNS)
+    catalog = catalog or HoldingsTable(CLUSTERS, ISBNS)
     coordinator = await CoordinatorServer(config, catalog=catalog, harvest=False).start()
     network = Network(config, coordinator, catalog)
     for symbol in symbols:
