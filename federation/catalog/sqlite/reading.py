@@ -6,7 +6,6 @@ Runs on the reader connection only, so a search never sees half a page.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
 from typing import Any
 
 import aiosqlite
@@ -21,6 +20,7 @@ from federation.catalog.model import (
 )
 from federation.catalog.query import ParsedQuery
 from federation.catalog.storage import cluster_id
+from federation.catalog.tiers import Part, TieredPages
 
 #: bm25 weights, in the column order of cluster_search: a word in the title
 #: counts most, then authors; subjects and publisher less.
@@ -46,7 +46,6 @@ RANK_ALL_LIMIT = 1_000
 #: lookup per hit; so a filtered query whose word has up to this many times
 #: RANK_ALL_LIMIT hits is ranked whole in one pass (at most that many bm25 scores).
 FILTERED_FACTOR = 8
-_TIER_COLUMNS = "{title authors authors_latin}"
 #: One statement for a whole answer: the hits (with their bm25 score) are found
 #: once; the total, the facets (one pass over the narrow facet table) and the
 #: page of best hits all come from them.
@@ -67,16 +66,7 @@ _SEARCH = """
 """
 
 
-@dataclass(frozen=True, slots=True)
-class _Part:
-    """A piece of an answer: the hits of ``match`` whose pk is in [lowest, below)."""
-
-    match: str
-    lowest: int | None = None
-    below: int | None = None
-
-
-class SearchReader:
+class SearchReader(TieredPages):
     """The read side of :class:`federation.catalog.sqlite.SqliteStorage`."""
 
     def __init__(self, reader: aiosqlite.Connection) -> None:
@@ -95,7 +85,7 @@ class SearchReader:
         # query whose word is common learns its real size from the statement itself,
         # so its hits are never looked up once more just to be counted.
         bound = self.rank_all_limit * (self.filtered_factor if libraries else 1)
-        rank_here = not match or await self._count(_Part(match), []) <= bound
+        rank_here = not match or await self._count(Part(match), []) <= bound
         hits, params = _hits(match, libraries, ranked=rank_here)
         counts: dict[str, dict[str, int]] = defaultdict(dict)
         total = sampled = 0
@@ -123,12 +113,12 @@ class SearchReader:
         if rank_here:
             pks = [pk for _rank, pk in sorted(page)]
         elif total <= self.rank_all_limit:  # filtered down to a small answer: rank it all
-            pks = await self._ranked(_Part(match), libraries, limit, offset)
+            pks = await self._ranked(Part(match), libraries, limit, offset)
         else:
             pks = await self._tiered_page(match, libraries, limit, offset, total)
         return SearchResult(total, await self.summaries(pks), facets, estimated)
 
-    async def _count(self, part: _Part, libraries: list[str]) -> int:
+    async def _count(self, part: Part, libraries: list[str]) -> int:
         """How many clusters match (FTS5 counts without reading positions: cheap)."""
         hits, params = _hits(
             part.match, libraries, ranked=False, lowest=part.lowest, below=part.below
@@ -137,59 +127,14 @@ class SearchReader:
             (count,) = await cursor.fetchone()
         return count
 
-    async def _tiered_page(
-        self, match: str, libraries: list[str], limit: int, offset: int, total: int
-    ) -> list[int]:
-        """One page of a big answer (see :data:`RANK_ALL_LIMIT`): the title/author
-        matches first, then the others; within each, the newest
-        :data:`RANK_ALL_LIMIT` clusters first, then the older ones; each part ranked
-        by bm25. The parts partition the answer, so pages never repeat or skip, and
-        a page ranks at most RANK_ALL_LIMIT hits however many there are. Sizes are
-        counted only when a page starts past a part (a first page counts nothing)."""
-        first = f"{_TIER_COLUMNS} : ({match})"
-        tiers = [first, f"({match}) NOT ({first})"]
-        first_count: int | None = None
-        pks: list[int] = []
-        skip = offset
-        for tier in tiers:
-            known = None
-            if skip:
-                if first_count is None:
-                    first_count = await self._count(_Part(first), libraries)
-                known = first_count if tier is first else total - first_count
-            for part, size in await self._newest_first(tier, libraries, known):
-                if len(pks) >= limit:
-                    return pks
-                if skip:
-                    size = size if size is not None else await self._count(part, libraries)
-                    if skip >= size:
-                        skip -= size
-                        continue
-                pks += await self._ranked(part, libraries, limit - len(pks), skip)
-                skip = 0
-        return pks
-
-    async def _newest_first(
-        self, tier: str, libraries: list[str], count: int | None
-    ) -> list[tuple[_Part, int | None]]:
-        """A tier as parts with their sizes (None: not counted): its newest
-        RANK_ALL_LIMIT hits, then the rest — or one part when it is no bigger."""
-        if count is not None and count <= self.rank_all_limit:
-            return [(_Part(tier), count)]
+    async def _boundary(self, tier: str, libraries: list[str]) -> int | None:
         hits, params = _hits(tier, libraries, ranked=False)
         sql = f"SELECT pk FROM ({hits}) ORDER BY pk DESC LIMIT 1 OFFSET ?"
         async with self._reader.execute(sql, [*params, self.rank_all_limit - 1]) as cursor:
             row = await cursor.fetchone()
-        if row is None:  # no bigger than the limit after all
-            return [(_Part(tier), count)]
-        (boundary,) = row
-        older = None if count is None else count - self.rank_all_limit
-        return [
-            (_Part(tier, lowest=boundary), self.rank_all_limit),
-            (_Part(tier, below=boundary), older),
-        ]
+        return None if row is None else row[0]
 
-    async def _ranked(self, part: _Part, libraries: list[str], limit: int, offset: int) -> list[int]:
+    async def _ranked(self, part: Part, libraries: list[str], limit: int, offset: int) -> list[int]:
         hits, params = _hits(
             part.match, libraries, ranked=True, lowest=part.lowest, below=part.below
         )
