@@ -60,9 +60,10 @@ LIBRARIES: tuple[LibrarySpec, ...] = (
 #: Libraries that are not nodes of the network: only their OAI-PMH server is known
 #: to the central library (here a libfed node that never joins, standing in for a
 #: partner's Koha or DSpace), harvested on its schedule from the coordinator's
-#: sources file. Their books are found in the union catalog; they lend outside it.
+#: sources file. Their books are found in the union catalog; their own ILL system
+#: (federation/demo/outside_ill.py) lends and borrows over ISO 18626.
 PARTNERS: tuple[LibrarySpec, ...] = (
-    LibrarySpec("UNI", "University partner library (OAI-PMH only, not a node)",
+    LibrarySpec("UNI", "University partner library (OAI-PMH and ISO 18626, not a node)",
                 (Part("loc_general.xml", 40, 70), Part("princeton.xml", 0, 20))),
 )
 

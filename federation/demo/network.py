@@ -57,6 +57,8 @@ class FederationRun:
     #: Partner libraries: an OAI-PMH server the coordinator harvests, not a node.
     partners: dict[str, Library] = field(default_factory=dict)
     coordinator_config: Path | None = None
+    #: Outside ISO 18626 peers (symbol → endpoint): partners whose ILL system lends.
+    peers: dict[str, str] = field(default_factory=dict)
     #: Run the short commands inside this process instead of as child processes.
     in_process: bool = False
 
@@ -134,6 +136,34 @@ class FederationRun:
         config.sources = sources.name
         config.write(self.coordinator_config)
         return partner
+
+    def add_peer(self, symbol: str, name: str, port: int, agency_id: str) -> str:
+        """Make a partner an outside ISO 18626 peer too: its ILL system (the toy one in
+        :mod:`federation.demo.outside_ill`) lends and borrows at ``port``.
+
+        Written into coordinator.toml as a person would (``[[coordinator.peers]]``);
+        the peer's process starts with :meth:`launch_peer`. Its endpoint URL.
+        """
+        from federation.coordinator.config import PeerConfig
+
+        url = f"http://127.0.0.1:{port}/iso18626"
+        config = CoordinatorConfig.load(self.coordinator_config)
+        config.peers.append(PeerConfig(symbol=symbol, url=url, agency_id=agency_id, name=name))
+        config.write(self.coordinator_config)
+        self.peers[symbol] = url
+        return url
+
+    def launch_peer(self, symbol: str) -> None:
+        """Start the outside ILL system of a peer, pointed at the coordinator's /iso18626."""
+        config = CoordinatorConfig.load(self.coordinator_config)
+        peer = next(p for p in config.peers if p.symbol == symbol)
+        port = peer.url.rsplit(":", 1)[1].split("/")[0]
+        log = self.root / f"{symbol.lower()}-ill.log"
+        self.group.start(f"ill-{symbol}", [
+            "--port", port, "--network-url", f"{self.web_url}iso18626",
+            "--agency", peer.agency_id, "--network-agency", config.agency_id,
+        ], log, module="federation.demo.outside_ill")
+        wait_for_port(f"127.0.0.1:{port}", process=self.group.processes[f"ill-{symbol}"], log=log)
 
     def register(self, symbol: str, name: str, path: Path) -> Library:
         """`coordinator add-node` and `node join`."""

@@ -11,7 +11,9 @@ As a **supplier** it confirms a ``request``, then answers WillSupply and ships
 checks the item in (LoanCompleted); a Cancel is answered Cancelled.
 As a **requester** :meth:`OutsideLibrary.borrow` sends a ``request`` to the
 network; the statuses the network sends back are in :attr:`OutsideLibrary.borrowed`,
-and :meth:`OutsideLibrary.act` sends Received, ShippedReturn, Cancel….
+and :meth:`OutsideLibrary.act` sends Received, ShippedReturn, Cancel…. Run as a
+process (the demo), it returns what it borrows by itself, and its staff desk is
+``POST /desk/borrow`` (isbn= or record_id=) and ``GET /desk/loans``.
 
 Run alone: ``python -m federation.demo.outside_ill --port 8626 --network-url
 http://127.0.0.1:8000/iso18626``.
@@ -68,6 +70,9 @@ class OutsideLibrary:
     will_supply: bool = True
     #: Seconds between its automatic answers.
     pause: float = 0.2
+    #: As a borrower, say Received when a loan arrives and ShippedReturn soon after
+    #: (the demo's partner); False: wait for :meth:`act` (the tests).
+    auto_return: bool = False
     received: list[etree._Element] = field(default_factory=list)
     invalid: list[str] = field(default_factory=list)
     #: Loans it supplies to the network, by the network's request id.
@@ -89,6 +94,8 @@ class OutsideLibrary:
         app = web.Application()
         app.router.add_post("/iso18626", self._receive)
         app.router.add_get("/iso18626", self._describe)
+        app.router.add_post("/desk/borrow", self._desk_borrow)
+        app.router.add_get("/desk/loans", self._desk_loans)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", port)
@@ -129,6 +136,7 @@ class OutsideLibrary:
             return web.Response(status=400, text="not XML")
         if not self._schema.validate(root):
             self.invalid.append(f"{self._schema.error_log[0].message}\n{body.decode()}")
+            log.warning("a message failed the ISO 18626 schema: %s", self.invalid[-1])
         self.received.append(root)
         message = root[0]
         kind = etree.QName(message).localname
@@ -157,6 +165,8 @@ class OutsideLibrary:
                 loan.statuses.append(status)
                 loan.network_request_id = (
                     header.findtext("i:supplyingAgencyRequestId", namespaces=_N) or "")
+                if status == "Loaned" and self.auto_return:
+                    self._later(self._read_and_return(loan))
             confirm = E.supplyingAgencyMessageConfirmation(
                 self._confirmation_header(header),
                 E.reasonForMessage(message.findtext("i:messageInfo/i:reasonForMessage",
@@ -239,6 +249,33 @@ class OutsideLibrary:
         await self._send(message)
         return request_id
 
+    async def _read_and_return(self, loan: Loan) -> None:
+        await asyncio.sleep(self.pause)
+        await self.act(loan.request_id, "Received")
+        await asyncio.sleep(self.pause)
+        await self.act(loan.request_id, "ShippedReturn")
+
+    async def _desk_borrow(self, request: web.Request) -> web.Response:
+        """The library's staff desk (for the demo): ask the network for an item."""
+        form = await request.post()
+        try:
+            request_id = await self.borrow(isbn=form.get("isbn", ""),
+                                           record_id=form.get("record_id", ""),
+                                           title=form.get("title", ""))
+        except RuntimeError as error:
+            return web.json_response({"error": str(error)}, status=409)
+        return web.json_response({"request_id": request_id})
+
+    async def _desk_loans(self, request: web.Request) -> web.Response:
+        return web.json_response({
+            "borrowed": {k: {"statuses": v.statuses, "actions": v.actions,
+                             "network_request_id": v.network_request_id}
+                         for k, v in self.borrowed.items()},
+            "lent": {k: {"statuses": v.statuses, "actions": v.actions}
+                     for k, v in self.lent.items()},
+            "invalid": self.invalid,
+        })
+
     async def act(self, request_id: str, action: str) -> etree._Element:
         """Tell the network what this library did with a loan it borrowed."""
         loan = self.borrowed[request_id]
@@ -268,6 +305,7 @@ class OutsideLibrary:
             answer = etree.fromstring(await response.read())
         if not self._schema.validate(answer):
             self.invalid.append(f"confirmation: {self._schema.error_log[0].message}")
+            log.warning("a message failed the ISO 18626 schema: %s", self.invalid[-1])
         status = answer.findtext(".//i:messageStatus", namespaces=_N)
         if status != "OK":
             raise RuntimeError("the network refused our message: "
@@ -277,7 +315,8 @@ class OutsideLibrary:
 
 async def _main(port: int, network_url: str, agency: str, network: str) -> None:
     library = OutsideLibrary(agency=tuple(agency.split(":", 1)),
-                             network=tuple(network.split(":", 1)), network_url=network_url)
+                             network=tuple(network.split(":", 1)), network_url=network_url,
+                             auto_return=True)
     await library.start(port)
     log.info("outside ISO 18626 library %s at %s", agency, library.url)
     try:

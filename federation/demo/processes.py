@@ -50,14 +50,16 @@ class ProcessGroup:
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
     logs: dict[str, Path] = field(default_factory=dict)
 
-    def start(self, name: str, args: list[str], log: Path) -> subprocess.Popen:
-        """Start ``libfed <args>`` as ``name``, logging to ``log``."""
+    def start(self, name: str, args: list[str], log: Path, *, module: str = "") -> subprocess.Popen:
+        """Start ``libfed <args>`` (or ``python -m <module> <args>``) as ``name``,
+        logging to ``log``."""
         if name in self.processes and self.processes[name].poll() is None:
             raise RuntimeError(f"{name} is already running")
         log.parent.mkdir(parents=True, exist_ok=True)
+        argv = [sys.executable, "-m", module, *args] if module else libfed_command(*args)
         with open(log, "ab") as out:
             process = subprocess.Popen(
-                libfed_command(*args), stdout=out, stderr=subprocess.STDOUT,
+                argv, stdout=out, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL, env=self.env, start_new_session=True,
             )
         self.processes[name] = process

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from federation.cli.request import print_request
@@ -65,6 +66,9 @@ def build(run: FederationRun, console: Console) -> None:
         run.launch_node(spec.symbol)
         console.print(f"  {spec.symbol:4} {spec.name}: {len(files)} file(s) of records, "
                       "harvested from its OAI-PMH server (coordinator sources file)")
+        url = run.add_peer(spec.symbol, spec.name, free_port(), f"ISIL:XX-{spec.symbol}")
+        console.print(f"       and its own ILL system speaks ISO 18626 at {url} "
+                      + escape("(coordinator.toml [[coordinator.peers]])"))
     password = run.root / "coordinator" / "staff-password.txt"
     password.write_text(f"{STAFF_PASSWORD}\n", encoding="utf-8")
     run.cli("coordinator", "add-user", "--config", run.coordinator_config, STAFF_USER,
@@ -86,6 +90,8 @@ def where(run: FederationRun, console: Console) -> None:
     for partner in run.partners.values():
         table.add_row(f"partner {partner.symbol}", "—", partner.oai_url,
                       str(partner.config.parent))
+    for symbol, url in run.peers.items():
+        table.add_row(f"peer {symbol} (ISO 18626)", "—", url, "")
     console.print(table)
     urls(run, console)
 
@@ -99,6 +105,7 @@ def urls(run: FederationRun, console: Console) -> None:
         console.print(f"[bold]central library:[/bold] {web}staff  "
                       f"(login {STAFF_USER} / {STAFF_PASSWORD})")
         console.print(f"[bold]metrics:[/bold] {web}metrics")
+        console.print(f"[bold]ISO 18626[/bold] (ReShare, Koha ILL): POST to {web}iso18626")
         console.print(f"[bold]SRU[/bold] (Koha, VuFind, yaz-client): {web}sru  e.g. "
                       f"{web}sru?version=1.2&query=dc.title%3D%D0%B8%D1%81%D1%82%D0%BE%D1%80%D0%B8%D1%8F")
 
@@ -114,6 +121,8 @@ def run_demo(root: Path, *, once: bool, console: Console | None = None) -> int:
         build(run, console)
         console.print("waiting for every library to listen, then starting the coordinator…")
         run.wait_nodes()
+        for symbol in run.peers:  # up before the coordinator's first health check
+            run.launch_peer(symbol)
         run.start_coordinator()
         coordinator_started = time.monotonic()
         run.wait_web()
@@ -137,6 +146,8 @@ def run_demo(root: Path, *, once: bool, console: Console | None = None) -> int:
         failover = story.failover(works)
         story.russian_loan(works)
         story.cancelled(works)
+        story.outside_partner(works)
+        story.outside_borrower(works)
         console.rule(f"request {failover} (the failover): libfed request show")
         print_request(json.loads(run.cli("request", "show", failover, "--config",
                                          run.coordinator_config, "--json")), console)

@@ -8,6 +8,7 @@ empty (Unfilled, NotOnShelf) and the coordinator offers it to the next library.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 
 from rich.console import Console
@@ -117,3 +118,92 @@ class Story:
         request = self.step("GWU", "request", "--patron", "GWU-5", "--cluster", work.cluster_id)
         self.step("GWU", "cancel", request["request_id"], "--reason", "no longer needed")
         return request["request_id"]
+
+    def outside_partner(self, works: list[Work]) -> str | None:
+        """A book only the outside partner holds, lent over ISO 18626 by its own system."""
+        peers = set(self.run.peers)
+        work = next((w for w in works if len(w.libraries) == 2 and peers & set(w.libraries)
+                     and set(w.libraries) - peers <= set(self.run.libraries)), None)
+        if work is None:
+            return None
+        works.remove(work)
+        peer = next(iter(peers & set(work.libraries)))
+        reader = next(iter(set(work.libraries) - peers))
+        self.console.print(f"[bold]6. A reader at {reader} borrows from {peer}, a partner "
+                           "outside the network whose ILL system speaks ISO 18626[/bold]")
+        request = self.step(reader, "request", "--patron", f"{reader}-1002", "--cluster",
+                            work.cluster_id)
+        rid = request["request_id"]
+        self.console.print(f"    {peer} confirmed the ISO 18626 request; its answers come "
+                           "as supplyingAgencyMessages")
+        self.wait_for(rid, "Loaned")
+        self.step(reader, "receive", rid)
+        self.step(reader, "return", rid)
+        shown = self.wait_for(rid, "LoanCompleted")
+        self.trail(shown)
+        return rid
+
+    def trail(self, shown: dict) -> None:
+        self.console.print("    " + " → ".join(
+            f"{e['action'] or e['to']} ({e['actor']})" for e in shown["history"]
+            if e["from"] != e["to"] or e["action"]))
+
+    def outside_borrower(self, works: list[Work]) -> str | None:
+        """The partner's own staff ask the network for a book: an ISO 18626 request."""
+        import urllib.parse
+        import urllib.request
+
+        peers = set(self.run.peers)
+        work = next((w for w in works if not peers & set(w.libraries)
+                     and set(w.libraries) <= set(self.run.libraries)), None)
+        if work is None or not peers:
+            return None
+        works.remove(work)
+        peer = sorted(peers)[0]
+        desk = self.run.peers[peer].rsplit("/", 1)[0] + "/desk/borrow"
+        self.console.print(f"[bold]7. {peer}'s own ILL system borrows {work.cluster_id} from "
+                           "the network (an ISO 18626 request to /iso18626)[/bold]")
+        self.console.print(f"  [dim]$ curl -d record_id={work.cluster_id} {desk}[/dim]")
+        body = urllib.parse.urlencode({"record_id": work.cluster_id}).encode()
+        with urllib.request.urlopen(desk, data=body, timeout=30) as answer:
+            theirs = json.loads(answer.read())["request_id"]
+        rid = self.network_id(desk.replace("/borrow", "/loans"), theirs)
+        if not rid:
+            return None
+        request = self.wait_for(rid, "WillSupply")
+        lender = request["lender"]
+        self.console.print(f"    ({peer} calls it {theirs}; the network {rid})")
+        self.step(lender, "ship", rid)
+        self.wait_for(rid, "Loaned", action="ShippedReturn")
+        shown = self.step(lender, "checkin", rid)
+        self.trail(self.wait_for(rid, shown["status"]))
+        return rid
+
+    @staticmethod
+    def network_id(loans_url: str, theirs: str, timeout: float = 30.0) -> str:
+        """The network's id of a request the peer made, once the peer heard it."""
+        import urllib.request
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with urllib.request.urlopen(loans_url, timeout=10) as answer:
+                loan = json.loads(answer.read())["borrowed"].get(theirs, {})
+            if loan.get("network_request_id"):
+                return loan["network_request_id"]
+            time.sleep(0.2)
+        return ""
+
+    def wait_for(self, request_id: str, status: str, timeout: float = 30.0,
+                 action: str | None = None) -> dict:
+        """`libfed request show` until the request reaches ``status`` (and the
+        requester's ``action``): a peer's messages arrive in their own time."""
+        deadline = time.monotonic() + timeout
+        while True:
+            shown = json.loads(self.run.cli("request", "show", request_id, "--config",
+                                            self.run.coordinator_config, "--json"))
+            reached = shown["status"] == status and (
+                action is None or shown["last_requester_action"] == action)
+            if reached or time.monotonic() > deadline:
+                self.console.print(f"    → {shown['status']} (lender {shown['lender'] or '—'})")
+                return shown
+            time.sleep(0.2)

@@ -122,3 +122,23 @@ def test_the_demo_shows_an_sru_search_that_finds_its_books(demo):
     srw = {"srw": "http://www.loc.gov/zing/srw/"}
     assert int(root.findtext("srw:numberOfRecords", namespaces=srw)) >= 1
     assert root.xpath("//*[local-name()='datafield'][@tag='852']")
+
+
+def test_the_demo_lends_and_borrows_with_an_outside_iso18626_partner(demo):
+    """UNI is no node: its own ILL system lends a book to a node's reader and borrows one
+    from the network, each to LoanCompleted, in ISO 18626 messages only."""
+    assert demo.returncode == 0, demo.out[-3000:] + demo.stderr[-3000:]
+    out = re.sub(r"\s+", " ", demo.out)
+    lent = re.search(r"6\. A reader at (\w+) borrows from UNI.*?RequestReceived \(\1\) → "
+                     r"WillSupply \(UNI\) → Loaned \(UNI\) → Received \(\1\) → "
+                     r"ShippedReturn \(\1\) → LoanCompleted \(UNI\)", out)
+    assert lent, demo.out[-4000:]
+    borrowed = re.search(r"7\. UNI's own ILL system borrows.*?RequestReceived \(UNI\) → "
+                         r"WillSupply \((\w+)\) → Loaned \(\1\) → Received \(UNI\) → "
+                         r"ShippedReturn \(UNI\) → LoanCompleted \(\1\)", out)
+    assert borrowed, demo.out[-4000:]
+    assert "[[coordinator.peers]]" in (demo.root / "coordinator" / "coordinator.toml").read_text()
+    # The partner's ILL system found every message libfed sent it schema-valid.
+    log = (demo.root / "uni-ill.log").read_text()
+    assert "outside ISO 18626 library" in log
+    assert "failed the ISO 18626 schema" not in log
