@@ -1,4 +1,5 @@
-"""`libfed coordinator init | add-node | rotate-token | set-node | nodes | serve | harvest`.
+"""`libfed coordinator init | add-node | rotate-token | set-node | nodes | serve | harvest`
+(and `add-peer | peers`, `add-user | users` from their own modules).
 
 The central library's side of the federation.
 
@@ -83,6 +84,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     harvest.add_argument("--json", action="store_true")
     harvest.set_defaults(func=harvest_command)
 
+    from federation.cli import coordinator_peers
+
+    coordinator_peers.register_coordinator_commands(commands)
     try:
         users = importlib.import_module("federation.cli.coordinator_users")
     except ModuleNotFoundError as error:
@@ -199,7 +203,9 @@ def nodes_command(args: argparse.Namespace) -> int:
         return EXIT_OK
     for node in nodes:
         state = "up" if node.up else "down"
-        print(f"{node.symbol}\t{node.name}\t{node.grpc_address}\t{node.oai_url}\t{state}")
+        where = f"ISO 18626 {node.iso18626_url}" if node.is_peer else (
+            f"{node.grpc_address}\t{node.oai_url}")
+        print(f"{node.symbol}\t{node.name}\t{where}\t{state}")
     return EXIT_OK
 
 

@@ -36,7 +36,7 @@ class PeerConfig:
     security_code: str = ""
 
 
-def _peer(path: Path, number: int, table: object) -> PeerConfig:
+def peer_config(path: Path, number: int, table: object) -> PeerConfig:
     """One ``[[coordinator.peers]]`` table; ConfigError names the file and the peer."""
     where = f"{path}: peer #{number}"
     if not isinstance(table, dict):
@@ -138,7 +138,7 @@ class CoordinatorConfig:
         peers = table.get("peers", [])
         if not isinstance(peers, list):
             raise ConfigError(f"{path}: peers must be [[coordinator.peers]] tables")
-        table = {**table, "peers": [_peer(path, n, t) for n, t in enumerate(peers, start=1)]}
+        table = {**table, "peers": [peer_config(path, n, t) for n, t in enumerate(peers, start=1)]}
         symbols = [peer.symbol for peer in table["peers"]]
         if len(set(symbols)) != len(symbols):
             raise ConfigError(f"{path}: two peers share a symbol ({', '.join(symbols)})")

@@ -141,15 +141,13 @@ class FederationRun:
         """Make a partner an outside ISO 18626 peer too: its ILL system (the toy one in
         :mod:`federation.demo.outside_ill`) lends and borrows at ``port``.
 
-        Written into coordinator.toml as a person would (``[[coordinator.peers]]``);
-        the peer's process starts with :meth:`launch_peer`. Its endpoint URL.
+        `libfed coordinator add-peer` writes it into coordinator.toml
+        (``[[coordinator.peers]]``); the peer's process starts with :meth:`launch_peer`.
+        Its endpoint URL.
         """
-        from federation.coordinator.config import PeerConfig
-
         url = f"http://127.0.0.1:{port}/iso18626"
-        config = CoordinatorConfig.load(self.coordinator_config)
-        config.peers.append(PeerConfig(symbol=symbol, url=url, agency_id=agency_id, name=name))
-        config.write(self.coordinator_config)
+        self.cli("coordinator", "add-peer", "--config", self.coordinator_config, "--symbol",
+                 symbol, "--url", url, "--agency-id", agency_id, "--name", name)
         self.peers[symbol] = url
         return url
 

@@ -43,7 +43,7 @@ async def peered(tmp_path):
     net.outside, net.web = outside, web
     yield net
     await web.stop()
-    await outside.stop()
+    await net.outside.stop()  # the test may have replaced it (a restarted peer)
     await stop_network(net)
 
 
@@ -217,3 +217,31 @@ async def test_a_peer_with_a_registered_node_symbol_stops_the_start(tmp_path):
         await CoordinatorServer(net.config, catalog=net.catalog, harvest=False).start()
     for library in net.libraries.values():
         await library.stop()
+
+
+def test_add_peer_and_peers_commands(tmp_path):
+    import json
+    import subprocess
+
+    from federation.demo.processes import libfed_command
+
+    def libfed(*args):
+        return subprocess.run(libfed_command(*map(str, args)), capture_output=True, text=True,
+                              timeout=60)
+
+    assert libfed("coordinator", "init", "--dir", tmp_path / "c").returncode == 0
+    config = tmp_path / "c" / "coordinator.toml"
+    added = libfed("coordinator", "add-peer", "--config", config, "--symbol", "KOHA", "--url",
+                   "http://127.0.0.1:1/iso18626", "--agency-id", "ISIL:RU-KOHA", "--json")
+    assert added.returncode == 0, added.stderr
+    assert json.loads(added.stdout)["network_agency_id"] == "LIBFED:NETWORK"
+    bad = libfed("coordinator", "add-peer", "--config", config, "--symbol", "X", "--url",
+                 "http://x/iso18626", "--agency-id", "no-type")
+    assert bad.returncode != 0 and "TYPE:VALUE" in bad.stderr and str(config) in bad.stderr
+    again = libfed("coordinator", "add-peer", "--config", config, "--symbol", "KOHA", "--url",
+                   "http://x/iso18626", "--agency-id", "ISIL:Y")
+    assert again.returncode != 0 and "already" in again.stderr
+    listed = json.loads(libfed("coordinator", "peers", "--config", config, "--json").stdout)
+    assert [(p["symbol"], p["agency_id"], p["up"]) for p in listed["peers"]] == [
+        ("KOHA", "ISIL:RU-KOHA", None)]
+    assert CoordinatorConfig.load(config).peers[0].url == "http://127.0.0.1:1/iso18626"
