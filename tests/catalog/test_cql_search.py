@@ -51,7 +51,7 @@ async def test_rec_identifier_fetches_one_work_by_its_id(filled):  # noqa: F811
         ('dc.title = "--"', 27),
         ("dc.title = f?sh", 28),
         ("cat prox dog", 37),
-        ("cat sortBy dc.date", 80),
+        ("cat sortBy dc.subject", 88),
     ],
 )
 async def test_what_cannot_be_searched_gets_its_sru_diagnostic(filled, query, diagnostic):  # noqa: F811
