@@ -4,7 +4,8 @@ HTTP GET and POST (form-encoded), the bindings SRU clients speak. ``searchRetrie
 CQL query (:mod:`federation.catalog.cql_search`) with the clusters' best
 records in the schema asked for — ``marcxml`` (MARC 21), ``rusmarc`` or ``dc`` —
 each carrying its holding libraries: a 852 ``$a`` per library in MARC 21, a 899
-``$a`` in RUSMARC, and for every schema an ``extraRecordData`` block. ``explain``
+``$a`` in RUSMARC, and for every schema an ``extraRecordData`` block; best match
+first, or as the query's ``sortBy`` or the ``sortKeys`` parameter says. ``explain``
 (also the answer to a bare ``/sru``) lists the indexes and schemas. Whatever
 goes wrong is an SRU diagnostic with its standard ``info:srw/diagnostic/1/N``
 URI inside a well-formed response, with HTTP 200 as SRU 1.2 expects.
@@ -13,13 +14,15 @@ URI inside a well-formed response, with HTTP 200 as SRU 1.2 expects.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 
 from aiohttp import web
 from lxml import etree
 
 from federation.catalog.cql import CqlError
-from federation.catalog.cql_search import INDEXES, RECORD_ID
+from federation.catalog.cql import parse as parse_cql
+from federation.catalog.cql_search import INDEXES, RECORD_ID, SORT_INDEXES
 from federation.records import record_from_marcxml, to_oai_dc
 from federation.web.render import BACKEND
 
@@ -103,6 +106,8 @@ async def _search_retrieve(backend, params, version: str) -> etree._Element:
     query = params.get("query")
     if not query:
         raise Diagnostic(7, "Mandatory parameter not supplied", "query")
+    if params.get("sortKeys"):
+        query = _with_sort_keys(query, params["sortKeys"])
     start = _number(params, "startRecord", 1, minimum=1)
     count = _number(params, "maximumRecords", DEFAULT_RECORDS, minimum=0)
     count = min(count, MAX_RECORDS)
@@ -132,6 +137,39 @@ async def _search_retrieve(backend, params, version: str) -> etree._Element:
     log.info("SRU searchRetrieve %r: %d hits, %d returned from %d (%s)", query, result.total,
              len(hits), start, schema.name)  # fmt: skip
     return root
+
+
+def _with_sort_keys(query: str, sort_keys: str) -> str:
+    """``query`` sorted as the ``sortKeys`` parameter (SRU 1.1, 2.0) says, as CQL sortBy."""
+    try:
+        sorted_already = bool(parse_cql(query).sort_keys)
+    except CqlError as error:
+        raise Diagnostic(error.diagnostic, str(error), query) from error
+    if sorted_already:
+        raise Diagnostic(96, "Sort spec included both in query and protocol: error",
+                         "sortKeys")  # fmt: skip
+    return f"{query} sortBy {' '.join(_sort_key(key) for key in sort_keys.split())}"
+
+
+_MISSING = {"": "", "highvalue": "/sort.missingHigh", "lowvalue": "/sort.missingLow"}
+
+
+def _sort_key(key: str) -> str:
+    """One key of ``sortKeys`` (``path,schema,ascending,caseSensitive,missingValue``,
+    all but the path optional) as a CQL sort key, e.g. ``dc.date/sort.descending``."""
+    path, schema, ascending, case, missing = (key.split(",") + [""] * 4)[:5]
+    if not re.fullmatch(r"[A-Za-z][\w.]*", path):  # an XPath, say: we sort by indexes
+        raise Diagnostic(88, "Unsupported path for sort", path)
+    if schema and schema.lower() not in _SCHEMA_NAMES:
+        raise Diagnostic(87, "Unsupported schema for sort", schema)
+    if ascending not in ("", "1", "true", "0", "false"):
+        raise Diagnostic(90, "Unsupported direction", ascending)
+    if case not in ("", "0", "false"):
+        raise Diagnostic(91, "Unsupported case", case)
+    if missing.lower() not in _MISSING:
+        raise Diagnostic(92, "Unsupported missing value action", missing)
+    direction = "/sort.descending" if ascending in ("0", "false") else ""
+    return path + direction + _MISSING[missing.lower()]
 
 
 def _record(parent, srw, diag, version, schema: RecordSchema, hit, members, position) -> None:
@@ -255,7 +293,8 @@ def _explain(request: web.Request, version: str) -> etree._Element:
                                ("bath", "http://zing.z3950.org/cql/bath/2.0/")):  # fmt: skip
         etree.SubElement(indexes, f"{{{EXPLAIN_NS}}}set", name=prefix, identifier=identifier)
     for name in [*INDEXES, RECORD_ID]:
-        index = etree.SubElement(indexes, f"{{{EXPLAIN_NS}}}index")
+        index = etree.SubElement(indexes, f"{{{EXPLAIN_NS}}}index",
+                                 sort="true" if name in SORT_INDEXES else "false")  # fmt: skip
         etree.SubElement(index, f"{{{EXPLAIN_NS}}}title").text = name
         mapped = etree.SubElement(etree.SubElement(index, f"{{{EXPLAIN_NS}}}map"),
                                   f"{{{EXPLAIN_NS}}}name", set=name.split(".")[0])  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from urllib.parse import quote
@@ -76,6 +77,13 @@ async def test_isbn_dc_paging_and_sru_2(live):
         ({"query": "dc.title = x", "startRecord": "0"}, "6"),
         ({"operation": "scan", "scanClause": "dc.title"}, "4"),
         ({"operation": "searchRetrieve"}, "7"),
+        ({"query": "dc.title = x sortBy dc.subject"}, "88"),
+        ({"query": "dc.title = x", "sortKeys": "/record/title"}, "88"),
+        ({"query": "dc.title = x", "sortKeys": "dc.title,mods"}, "87"),
+        ({"query": "dc.title = x", "sortKeys": "dc.title,,up"}, "90"),
+        ({"query": "dc.title = x", "sortKeys": "dc.title,,1,1"}, "91"),
+        ({"query": "dc.title = x", "sortKeys": "dc.date,,1,0,omit"}, "92"),
+        ({"query": "x sortBy dc.title", "sortKeys": "dc.date"}, "96"),
     ],
 )
 async def test_bad_requests_get_standard_diagnostics(live, params, number):
@@ -90,6 +98,35 @@ async def test_explain_lists_indexes_and_schemas(live):
     explain = root.find(".//{http://explain.z3950.org/dtd/2.0/}explain")
     names = {e.text for e in explain.iter("{http://explain.z3950.org/dtd/2.0/}title")}
     assert {"dc.title", "bath.isbn", "marcxml", "dc", "rusmarc"} <= names
+    sortable = explain.xpath("//z:index[@sort='true']/z:title/text()",
+                             namespaces={"z": "http://explain.z3950.org/dtd/2.0/"})  # fmt: skip
+    assert sorted(sortable) == ["dc.date", "dc.title"]
+
+
+async def test_newest_first_by_sortby_or_by_the_sortkeys_parameter(live):
+    """VuFind's "date descending" comes as sortBy (SRU 1.2/2.0) or as sortKeys (1.1, 2.0)."""
+
+    async def ids_and_years(**params: str) -> list[tuple[str, int | None]]:
+        root = await get(live, recordSchema="dc", maximumRecords="100", **params)
+        found = []
+        for record in root.iter(f"{{{SRW}}}record", f"{{{SRU2}}}record"):
+            date = record.findtext(".//dc:date", namespaces=NS) or ""
+            year = next((int(w) for w in re.findall(r"\d{4}", date)), None)
+            found.append((record.find(".//libfed:holdings", NS).get("cluster"), year))
+        return found
+
+    by_query = await ids_and_years(version="1.2", query="cql.serverchoice = 1* "
+                                   "sortBy dc.date/sort.descending")  # fmt: skip
+    years = [year for _id, year in by_query if year is not None]
+    assert len(years) > 3 and years == sorted(years, reverse=True)
+    assert years != sorted(years), "every work of the same year proves nothing"
+    # Undated works, if any, come after the dated ones.
+    assert all(year is None for _id, year in by_query[len(years):])
+    by_parameter = await ids_and_years(version="1.1", query="cql.serverchoice = 1*",
+                                       sortKeys="dc.date,,0")  # fmt: skip
+    assert by_parameter == by_query
+    unsorted = await ids_and_years(version="2.0", query="cql.serverchoice = 1*")
+    assert sorted(unsorted) == sorted(by_query)  # the same works, in another order
 
 
 @pytest.mark.skipif(shutil.which("yaz-client") is None, reason="yaz-client (Debian yaz) is missing")
