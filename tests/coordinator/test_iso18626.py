@@ -245,3 +245,104 @@ def test_add_peer_and_peers_commands(tmp_path):
     assert [(p["symbol"], p["agency_id"], p["up"]) for p in listed["peers"]] == [
         ("KOHA", "ISIL:RU-KOHA", None)]
     assert CoordinatorConfig.load(config).peers[0].url == "http://127.0.0.1:1/iso18626"
+
+
+def _last_from_network(outside, kind: str) -> etree._Element:
+    n = {"i": messages.NS}
+    found = [r[0] for r in outside.received if etree.QName(r[0]).localname == kind]
+    assert found, [etree.QName(r[0]).localname for r in outside.received]
+    return found[-1], n
+
+
+async def test_a_borrowing_peer_renews_asks_for_status_and_cancels(peered):
+    outside, store = peered.outside, peered.coordinator.store
+    theirs = await outside.borrow(isbn="9785170906895")
+    request = await store.request_by_key("UNI", theirs)
+    assert await until(lambda: _heard(outside, theirs, "WillSupply"))
+    await peered.link(request.lender).report_supplier(request.request_id, c.LOAN_STATUS_LOANED)
+    assert await until(lambda: _heard(outside, theirs, "Loaned"))
+    message, n = _last_from_network(outside, "supplyingAgencyMessage")
+    due = message.findtext("i:statusInfo/i:dueDate", namespaces=n)
+    assert due and message.findtext("i:messageInfo/i:reasonForMessage", namespaces=n) == \
+        "StatusChange"
+    await outside.act(theirs, "Received")
+    await outside.act(theirs, "Renew")
+    assert await until(lambda: _reason(outside, "RenewResponse"))
+    message, n = _last_from_network(outside, "supplyingAgencyMessage")
+    assert message.findtext("i:messageInfo/i:answerYesNo", namespaces=n) == "Y"
+    assert message.findtext("i:statusInfo/i:dueDate", namespaces=n) > due
+    assert (await store.request(request.request_id)).renewals == 1
+    await outside.act(theirs, "StatusRequest")
+    assert await until(lambda: _reason(outside, "StatusRequestResponse"))
+    # Too late to cancel: the book is out. An ERROR confirmation says why; nothing changes.
+    with pytest.raises(RuntimeError, match="Cancel"):
+        await outside.act(theirs, "Cancel")
+    assert (await store.request(request.request_id)).status is Status.LOANED
+    assert outside.invalid == []
+
+
+async def _reason(outside, reason: str) -> bool:
+    n = {"i": messages.NS}
+    return any(r[0].findtext("i:messageInfo/i:reasonForMessage", namespaces=n) == reason
+               for r in outside.received)
+
+
+async def test_a_borrowing_peer_cancels_before_shipping(peered):
+    outside, store = peered.outside, peered.coordinator.store
+    theirs = await outside.borrow(isbn="9785170906895")
+    request = await store.request_by_key("UNI", theirs)
+    assert await until(lambda: _heard(outside, theirs, "WillSupply"))
+    await outside.act(theirs, "Cancel")
+    assert (await store.request(request.request_id)).status is Status.CANCELLED
+    assert await until(lambda: _heard(outside, theirs, "Cancelled"))
+    assert await until(lambda: _reason(outside, "CancelResponse"))
+    await peered.settle()
+    lender = peered.libraries[request.lender]
+    assert c.LOAN_STATUS_CANCELLED in [u.status for u in lender.calls("UpdateLoanStatus")]
+
+
+async def test_a_lending_peer_that_cannot_supply_passes_the_request_on(tmp_path):
+    """The peer is first in the rota (the nodes have no free copy); its Unfilled sends
+    the request to the next lender, a node."""
+    outside = await OutsideLibrary(agency=("ISIL", "XX-UNI"), will_supply=False).start()
+    clusters = {"c-both": ("Shared", [("BRANCH", "b1"), ("UNI", "u1"), ("LIB_A", "a1")])}
+    net = await start_network(
+        tmp_path, symbols=("BRANCH", "LIB_A"), catalog=HoldingsTable(clusters),
+        peers=[PeerConfig("UNI", outside.url, "ISIL:XX-UNI", priority=5)])
+    web = await serve_coordinator_web(net.coordinator, f"127.0.0.1:{free_port()}")
+    outside.network_url = web.url + "iso18626"
+    try:
+        net.libraries["LIB_A"].script.available = 0
+        request = await net.link("BRANCH").submit("p-1", cluster_id="c-both")
+        assert request.lender_symbol == "UNI"
+        assert await until(lambda: _lender_is(net, request.request_id, "LIB_A"))
+        rota = (await net.coordinator.store.request(request.request_id)).rota
+        assert [(e.lender, str(e.outcome)) for e in rota] == [
+            ("UNI", "unfilled"), ("LIB_A", "will_supply")]
+        assert "not on the shelf" in rota[0].reason
+    finally:
+        await web.stop()
+        await outside.stop()
+        await stop_network(net)
+
+
+async def _lender_is(net, request_id: str, lender: str) -> bool:
+    request = await net.coordinator.store.request(request_id, full=False)
+    return request.lender == lender and request.status is Status.WILL_SUPPLY
+
+
+async def test_a_peer_with_a_security_code_must_send_it(tmp_path):
+    outside = await OutsideLibrary(agency=("ISIL", "XX-UNI")).start()
+    net = await start_network(
+        tmp_path, symbols=("BRANCH", "LIB_A"),
+        peers=[PeerConfig("UNI", outside.url, "ISIL:XX-UNI", security_code="s3cret")])
+    web = await serve_coordinator_web(net.coordinator, f"127.0.0.1:{free_port()}")
+    outside.network_url = web.url + "iso18626"
+    try:
+        with pytest.raises(RuntimeError, match="securityCode"):
+            await outside.borrow(isbn="9785170906895")
+        assert await net.coordinator.store.list_requests(None) == []
+    finally:
+        await web.stop()
+        await outside.stop()
+        await stop_network(net)
