@@ -19,6 +19,7 @@ from stdnum import isbn as stdnum_isbn
 
 from federation.catalog import cql, cql_search
 from federation.catalog.commit import PagePlan, Prepared, prepare
+from federation.catalog.location import open_storage
 from federation.catalog.model import (
     CatalogStats,
     ClusterDetail,
@@ -31,8 +32,7 @@ from federation.catalog.model import (
     SourceState,
 )
 from federation.catalog.query import parse
-from federation.catalog.sqlite import SqliteStorage
-from federation.catalog.storage import CatalogStorage, cluster_id, cluster_pk
+from federation.catalog.storage import CatalogStorage, InvalidSearch, cluster_id, cluster_pk
 from federation.errors import InvalidArgument, NotFound
 
 log = logging.getLogger(__name__)
@@ -48,9 +48,11 @@ class UnionCatalog:
         self._storage = storage
 
     @classmethod
-    async def open(cls, path: str | Path) -> UnionCatalog:
-        """Open the SQLite catalog at ``path``, creating or migrating it."""
-        return cls(await SqliteStorage.open(path))
+    async def open(cls, location: str | Path, *, create: bool = True) -> UnionCatalog:
+        """Open the catalog at ``location`` — a SQLite file, or a ``postgresql://``
+        URL (:mod:`federation.catalog.location`) — creating or migrating it; with
+        ``create`` false, a catalog that does not exist is NotFound."""
+        return cls(await open_storage(location, create=create))
 
     async def close(self) -> None:
         await self._storage.close()
@@ -143,7 +145,7 @@ class UnionCatalog:
         libraries = parsed.libraries + ([library] if library else [])
         try:
             return await self._storage.search(parsed, libraries, limit, offset)
-        except sqlite3.OperationalError as error:  # a query FTS5 could not parse
+        except (sqlite3.OperationalError, InvalidSearch) as error:  # the index could not parse it
             raise InvalidArgument(f"cannot search for {query!r}: {error}") from error
 
     async def search_cql(self, query: str, *, limit: int = 20, offset: int = 0) -> SearchResult:

@@ -1,9 +1,9 @@
 """The storage interface of the union catalog, and the rows that cross it.
 
 :class:`CatalogStorage` is everything the catalog asks of a database. The
-embedded SQLite implementation (:mod:`federation.catalog.sqlite`) is the first;
-a PostgreSQL one can follow without touching deduplication or search parsing,
-which never see SQL.
+embedded SQLite implementation (:mod:`federation.catalog.sqlite`) is the
+default, the PostgreSQL one (:mod:`federation.catalog.postgres`) is for a network
+that outgrows one file; deduplication and search parsing never see SQL.
 """
 
 from __future__ import annotations
@@ -25,6 +25,10 @@ from federation.catalog.model import (
     SourceState,
 )
 from federation.catalog.query import ParsedQuery
+
+
+class InvalidSearch(ValueError):
+    """A search expression a storage cannot run; the catalog reports it as bad input."""
 
 
 @dataclass(slots=True)

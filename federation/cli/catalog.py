@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from federation.catalog import ClusterDetail, SearchResult, UnionCatalog
+from federation.catalog.location import is_url, shown
 from federation.catalog.model import CatalogStats
 from federation.cli.common import EXIT_OK, EXIT_USAGE, fail, print_json
 from federation.errors import LibfedError
@@ -85,17 +86,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _catalog_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--catalog", required=True, metavar="DB", help="union catalog file")
+    parser.add_argument(
+        "--catalog", required=True, metavar="DB",
+        help="union catalog: a SQLite file, or a postgresql:// URL",
+    )  # fmt: skip
 
 
 def _run(args: argparse.Namespace, work: Callable[[UnionCatalog], Awaitable[int]]) -> int:
     """Open the catalog named by ``--catalog``, run ``work``, close; errors → exit 2."""
-    path = Path(args.catalog)
-    if not path.is_file():
+    path = args.catalog if is_url(args.catalog) else Path(args.catalog)
+    if isinstance(path, Path) and not path.is_file():
         return fail(f"catalog database not found: {path}")
 
     async def main() -> int:
-        catalog = await UnionCatalog.open(path)
+        catalog = await UnionCatalog.open(path, create=False)
         try:
             return await work(catalog)
         finally:
@@ -104,7 +108,7 @@ def _run(args: argparse.Namespace, work: Callable[[UnionCatalog], Awaitable[int]
     try:
         return asyncio.run(main())
     except LibfedError as error:
-        return fail(f"{path}: {error}")
+        return fail(f"{shown(path)}: {error}")
 
 
 def search_command(args: argparse.Namespace) -> int:

@@ -27,6 +27,7 @@ from rich.progress import (
 from rich.table import Table
 
 from federation.catalog import UnionCatalog
+from federation.catalog.location import is_url
 from federation.cli.common import EXIT_OK, EXIT_SOME_BAD, fail, print_json
 from federation.errors import ConfigError
 from harvester import (
@@ -47,7 +48,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="harvest OAI-PMH sources into the union catalog",
         description="Harvest OAI-PMH sources (incrementally, resumable) into the union catalog.",
     )
-    parser.add_argument("--catalog", required=True, type=Path, help="union catalog database file")
+    parser.add_argument(
+        "--catalog", required=True, type=_location,
+        help="union catalog: a SQLite file (made if missing), or a postgresql:// URL",
+    )  # fmt: skip
     parser.add_argument("--config", type=Path, help="sources file (TOML, [[source]] tables)")
     parser.add_argument("--source", help="harvest only this source of the --config file")
     parser.add_argument("--url", help="OAI-PMH base URL of an ad hoc source")
@@ -115,8 +119,13 @@ def _sources(args: argparse.Namespace) -> list[Source]:
     return [adhoc_source(args.url, args.library, prefix=args.prefix, set_spec=args.set_spec)]
 
 
+def _location(value: str) -> str | Path:
+    """A catalog location as given: a PostgreSQL URL stays a string."""
+    return value if is_url(value) else Path(value)
+
+
 async def _harvest(
-    path: Path,
+    path: str | Path,
     sources: list[Source],
     policy: RetryPolicy,
     full: bool,

@@ -1,10 +1,12 @@
-"""Shared pieces of the union catalog tests: real records, a real catalog file."""
+"""Shared pieces of the union catalog tests: real records, a real catalog (file or database)."""
 
 from __future__ import annotations
 
 import dataclasses
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -55,9 +57,23 @@ async def members(catalog: UnionCatalog) -> list[set[tuple[str, str]]]:
     ]
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def catalog_location(request: pytest.FixtureRequest, tmp_path: Path) -> str | Path:
+    """Where a test's catalog lives: a SQLite file, then a PostgreSQL database
+    (skipped where PostgreSQL cannot start). Every catalog test runs on both."""
+    if request.param == "postgres":
+        return request.getfixturevalue("postgres_url")
+    return tmp_path / "union.db"
+
+
+def storage_module(catalog: UnionCatalog) -> ModuleType:
+    """The module of the catalog's storage (to patch its limits in a test)."""
+    return sys.modules[type(catalog._storage).__module__]
+
+
 @pytest.fixture
-async def catalog(tmp_path: Path) -> AsyncIterator[UnionCatalog]:
-    opened = await UnionCatalog.open(tmp_path / "union.db")
+async def catalog(catalog_location: str | Path) -> AsyncIterator[UnionCatalog]:
+    opened = await UnionCatalog.open(catalog_location)
     try:
         yield opened
     finally:

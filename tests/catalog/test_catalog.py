@@ -7,7 +7,7 @@ import pytest
 from federation.catalog import QuarantinedRecord, UnionCatalog
 from federation.errors import InvalidArgument, NotFound
 
-from .conftest import DEMO, RSL, harvested, members, one, read, source, variant
+from .conftest import DEMO, RSL, harvested, members, one, read, source, storage_module, variant
 
 PAIRS = ["01002988236", "01003120729", "01007496813"]
 
@@ -173,8 +173,8 @@ async def test_checkpoint_and_quarantine_move_with_the_page(catalog):
         await catalog.record_error("nobody", "boom")
 
 
-async def test_catalog_reopens_with_its_data(tmp_path):
-    path = tmp_path / "union.db"
+async def test_catalog_reopens_with_its_data(catalog_location):
+    path = catalog_location
     catalog = await UnionCatalog.open(path)
     await feed_rsl_pairs(catalog)
     await catalog.close()
@@ -244,6 +244,27 @@ async def test_an_older_catalog_is_migrated_and_a_newer_one_refused(tmp_path):
         await UnionCatalog.open(path)
 
 
+async def test_a_read_only_opening_never_creates_a_catalog(catalog_location):
+    with pytest.raises(NotFound):
+        await UnionCatalog.open(catalog_location, create=False)
+    created = await UnionCatalog.open(catalog_location)
+    await created.close()
+    again = await UnionCatalog.open(catalog_location, create=False)
+    await again.close()
+
+
+async def test_a_newer_postgres_catalog_is_refused(postgres_url):
+    import psycopg
+
+    from federation.errors import FailedPrecondition
+
+    await (await UnionCatalog.open(postgres_url)).close()
+    async with await psycopg.AsyncConnection.connect(postgres_url, autocommit=True) as conn:
+        await conn.execute("UPDATE catalog_schema SET version = 99")
+    with pytest.raises(FailedPrecondition, match="newer"):
+        await UnionCatalog.open(postgres_url)
+
+
 async def test_a_schema_4_catalog_keeps_deduplicating_after_its_keys_gain_sources(tmp_path):
     """Schema 5 copies every stored key with its record's source: a catalog built
     before still merges a new library's copy into the works it already holds."""
@@ -272,9 +293,7 @@ async def test_a_schema_4_catalog_keeps_deduplicating_after_its_keys_gain_source
 
 
 async def test_a_crowded_title_key_reads_only_the_newest_candidates(catalog, monkeypatch):
-    from federation.catalog.sqlite import storage as sqlite_storage
-
-    monkeypatch.setattr(sqlite_storage, "MAX_PER_KEY", 2)
+    monkeypatch.setattr(storage_module(catalog), "MAX_PER_KEY", 2)
     book = variant(one(RSL / "01003120729.mrc"), isbns=[])
     for number in range(5):  # five editions, one title key
         src = source(f"s{number}")
@@ -290,9 +309,7 @@ async def test_a_librarys_own_editions_do_not_hide_another_librarys_copy(catalog
     """A library with many editions under one title key still finds the one copy
     of another library: its own records are never read as candidates, so they
     cannot use up the per-key limit."""
-    from federation.catalog.sqlite import storage as sqlite_storage
-
-    monkeypatch.setattr(sqlite_storage, "MAX_PER_KEY", 2)
+    monkeypatch.setattr(storage_module(catalog), "MAX_PER_KEY", 2)
     book = variant(one(RSL / "01003120729.mrc"), isbns=[])
     other = source("other")
     await catalog.commit_page(other, [harvested(variant(book, year=1990), other)], [], [])

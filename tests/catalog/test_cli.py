@@ -16,7 +16,7 @@ from federation.cli.main import main
 from .conftest import RSL, harvested, one, source
 
 
-async def _build(path: Path) -> None:
+async def _build(path: str | Path) -> None:
     catalog = await UnionCatalog.open(path)
     try:
         rgb, rgb_r = source("rgb", "RGB"), source("rgb-r", "RGB-R")
@@ -34,10 +34,10 @@ async def _build(path: Path) -> None:
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Path:
-    path = tmp_path / "union.db"
-    asyncio.run(_build(path))
-    return path
+def db(catalog_location: str | Path) -> str | Path:
+    """A small catalog, as a SQLite file and then as a PostgreSQL URL."""
+    asyncio.run(_build(catalog_location))
+    return catalog_location
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
@@ -112,6 +112,14 @@ def test_unknown_cluster_and_missing_catalog_are_exit_2(db, tmp_path, capsys):
     code, _, err = run(capsys, "catalog", "stats", "--catalog", str(missing))
     assert code == 2 and str(missing) in err
     assert not missing.exists()  # never created by a read command
+
+
+def test_an_empty_or_unreachable_postgres_database_is_exit_2(postgres_url, capsys):
+    code, _, err = run(capsys, "catalog", "stats", "--catalog", postgres_url)
+    assert code == 2 and "no union catalog" in err
+    nobody = "postgresql://someone:secret@127.0.0.1:1/nowhere"
+    code, _, err = run(capsys, "catalog", "stats", "--catalog", nobody)
+    assert code == 2 and "cannot reach" in err and "secret" not in err
 
 
 def test_the_installed_command(db):

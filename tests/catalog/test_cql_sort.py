@@ -27,13 +27,9 @@ async def shelf(catalog: UnionCatalog) -> UnionCatalog:
 
 
 @pytest.fixture
-def sorting(shelf: UnionCatalog, request: pytest.FixtureRequest) -> UnionCatalog:
-    """The shelf, in a test of the order itself: that is the storage's to get right."""
-    if "postgres" in type(shelf._storage).__module__:
-        # Strict: the day the PostgreSQL storage honours SortedQuery.order, this
-        # marker fails the run, so that it is taken away.
-        request.applymarker(pytest.mark.xfail(
-            strict=True, reason="the PostgreSQL storage does not sort by query.order yet"))
+def sorting(shelf: UnionCatalog) -> UnionCatalog:
+    """The shelf, in a test of the order itself: that is the storage's to get right
+    (SQLite and PostgreSQL both)."""
     return shelf
 
 
