@@ -1,4 +1,4 @@
-"""`libfed catalog search|show|dump|stats|quarantine|overlap`: read the union catalog (CLI contract of issue 4).
+"""`libfed catalog search|show|dump|stats|quarantine|overlap|sru-url`: read the union catalog (CLI contract of issue 4).
 
 Thin adapters over :class:`federation.catalog.UnionCatalog`. Every command reads
 an existing catalog file (``--catalog DB``); a missing file is exit 2 with its
@@ -20,8 +20,10 @@ from rich.console import Console
 from rich.table import Table
 
 from federation.catalog import ClusterDetail, SearchResult, UnionCatalog
+from federation.catalog.cql import CqlError
 from federation.catalog.location import is_url, shown
 from federation.catalog.model import CatalogStats
+from federation.cli import catalog_migrate, catalog_sru
 from federation.cli.common import EXIT_OK, EXIT_USAGE, fail, print_json
 from federation.errors import LibfedError
 
@@ -37,12 +39,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     search = commands.add_parser(
         "search",
-        help="find works (words and field:value)",
+        help="find works (words and field:value, or CQL with --cql)",
         description="Find works. Plain words must all occur; fields: title:, author:, "
         "subject:, publisher:, isbn:, year:, language:, format:, library:. "
-        'Quote phrases ("war and peace"); word* matches a prefix.',
+        'Quote phrases ("war and peace"); word* matches a prefix. '
+        "Or --cql QUERY: the CQL that SRU clients send, answered as /sru answers it.",
     )
-    search.add_argument("query", metavar="QUERY")
+    search.add_argument("query", metavar="QUERY", nargs="?")
+    search.add_argument(
+        "--cql", metavar="QUERY",
+        help="a CQL query instead, e.g. 'dc.title = история and dc.date = 1990 "
+        "sortBy dc.date/sort.descending' (indexes and diagnostics: docs/sru.md)",
+    )  # fmt: skip
     _catalog_argument(search)
     search.add_argument("--library", metavar="SYM", help="only works this library holds")
     search.add_argument("--limit", type=int, default=20, metavar="N", help="hits per page")
@@ -84,6 +92,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     overlap.add_argument("--json", action="store_true", help="held, shared and shares as JSON")
     overlap.set_defaults(func=overlap_command)
 
+    catalog_sru.register(commands)
+    catalog_migrate.register(commands)
+
 
 def _catalog_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -112,14 +123,26 @@ def _run(args: argparse.Namespace, work: Callable[[UnionCatalog], Awaitable[int]
 
 
 def search_command(args: argparse.Namespace) -> int:
+    if (args.query is None) == (args.cql is None):
+        return fail("give a QUERY or --cql QUERY (one of them)")
+    if args.cql is not None and args.library:
+        return fail("--library does not combine with --cql (CQL has no library index)")
+
     async def work(catalog: UnionCatalog) -> int:
-        result = await catalog.search(
-            args.query, library=args.library, limit=args.limit, offset=args.offset
-        )
+        if args.cql is None:
+            result = await catalog.search(
+                args.query, library=args.library, limit=args.limit, offset=args.offset
+            )
+        else:
+            try:
+                result = await catalog.search_cql(args.cql, limit=args.limit, offset=args.offset)
+            except CqlError as error:  # what /sru would answer with this diagnostic
+                return fail(f"cannot search for {args.cql!r}: {error} "
+                            f"(SRU diagnostic {error.uri})")  # fmt: skip
         if args.json:
             print_json(search_json(result))
         else:
-            _print_search(result, args.query)
+            _print_search(result, args.cql or args.query)
         return EXIT_OK
 
     return _run(args, work)

@@ -7,14 +7,18 @@ come with Debian's ``yaz``; each test skips cleanly without it.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
-from urllib.parse import urlencode
+import sys
+from urllib.parse import urlencode, urlsplit
 
+import aiohttp
 import pytest
 from lxml import etree
 
+from federation.coordinator.config import CoordinatorConfig
 from tests.web.test_sru import MARC, NS, SRW, _an_isbn, shared_work
 
 needs_zoomsh = pytest.mark.skipif(shutil.which("zoomsh") is None,
@@ -139,3 +143,26 @@ def test_yaz_url_fetches_a_search_by_a_cyrillic_title_and_a_sorted_one(live, tmp
     assert len(order) > 3 and order == by_cql.xpath("//libfed:holdings/@cluster", namespaces=NS)
     assert by_keys.findtext("srw:version", namespaces=NS) == "1.1"
     assert by_keys.find(f"{{{SRW}}}diagnostics") is None
+
+
+@needs_zoomsh
+async def test_what_sru_url_prints_works_against_the_running_coordinator(live, tmp_path):
+    """The settings `libfed catalog sru-url` gives a partner library, tried as they would."""
+    config, path = CoordinatorConfig.create(tmp_path / "coordinator")
+    config.web_listen = urlsplit(live.url).netloc
+    config.write(path)
+    done = subprocess.run([sys.executable, "-m", "federation.cli.main", "catalog", "sru-url",
+                           "--config", str(path), "--json"],
+                          capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    settings = json.loads(done.stdout)
+    assert settings["base_url"] == f"{live.url}/sru"
+    async with aiohttp.ClientSession() as session:
+        for name, url in settings["examples"].items():
+            async with session.get(url) as response:
+                root = etree.fromstring(await response.read())
+            assert not root.xpath("//*[local-name()='diagnostic']"), (name, url)
+            if name != "explain":
+                assert int(root.xpath("string(//*[local-name()='numberOfRecords'])")) >= 1, name
+    out = zoomsh(*settings["zoomsh"])
+    assert hits(out) >= 1 and len(shown_records(out)) == 1, out
