@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections import defaultdict
 from dataclasses import dataclass
 
 from federation.coordinator.lookups import Lookups
@@ -69,36 +68,6 @@ class Timing:
     renewal_period: float = 21 * 24 * 3600.0
 
 
-class KeyedLocks:
-    """One asyncio lock per request id, forgotten when nobody holds or waits for it."""
-
-    def __init__(self) -> None:
-        self._locks: dict[str, asyncio.Lock] = {}
-        self._users: dict[str, int] = defaultdict(int)
-
-    def __call__(self, key: str) -> _Held:
-        return _Held(self, key)
-
-
-class _Held:
-    def __init__(self, owner: KeyedLocks, key: str) -> None:
-        self._owner, self._key = owner, key
-
-    async def __aenter__(self) -> None:
-        owner = self._owner
-        owner._users[self._key] += 1
-        lock = owner._locks.setdefault(self._key, asyncio.Lock())
-        await lock.acquire()
-
-    async def __aexit__(self, *exc) -> None:
-        owner = self._owner
-        owner._locks[self._key].release()
-        owner._users[self._key] -= 1
-        if owner._users[self._key] == 0:
-            del owner._users[self._key]
-            del owner._locks[self._key]
-
-
 def _rota_note(request: LoanRequest) -> str:
     usable = sum(1 for e in request.rota if e.outcome is Outcome.PENDING)
     return f"rota of {len(request.rota)} ({usable} answered availability)"
@@ -133,7 +102,8 @@ class LoanService:
         self.catalog = catalog
         self.gateway = gateway
         self.timing = timing or Timing()
-        self.locks = KeyedLocks()
+        #: Per request: in this process, and across coordinators sharing a database.
+        self.locks = store.locks
         self.lookups = Lookups(store, catalog)
         #: Woken whenever a transition leaves calls in the outbox.
         self.outbox_ready = asyncio.Event()

@@ -1,25 +1,30 @@
-"""The coordinator's state: nodes, requests, rotas, audit trail, outbox — one SQLite file.
+"""The coordinator's state: nodes, requests, rotas, audit trail, outbox.
 
-All SQL of the coordinator is here and in :mod:`store_sql` (schema, migrations,
-the statements of one transition). One connection writes (WAL mode; each change is one
-short transaction, see :meth:`CoordinatorStore._write` for why it runs on the
-event loop's thread), a second one (aiosqlite) reads, so readers see only
-committed state. The schema is versioned with ``PRAGMA user_version``.
+:class:`CoordinatorStore` is every question and change the services make, each
+written once in SQL that both storages run (``?`` placeholders; the statements
+of one transition are in :mod:`store_sql`). Under it, a storage gives four
+primitives — read rows, read several queries in one snapshot, write statements
+in one transaction, and the request locks — and nothing else:
+
+- :class:`~federation.coordinator.store_sqlite.SqliteStore`: one SQLite file in
+  WAL mode (the default; ``state_db = "state.sqlite"``);
+- :class:`~federation.coordinator.store_postgres.PostgresStore`: a PostgreSQL
+  database (``state_db = "postgresql://…"``), which two coordinators may share:
+  its locks and duties are taken in the database too.
 
 Deadlines are columns (``requests.deadline_at``, ``requests.due_time``) and
-calls owed to nodes are rows of ``deliveries`` (an outbox), so both survive a
-restart: a restarted coordinator finds every pending duty in this file.
+calls owed to libraries are rows of ``deliveries`` (an outbox), so both survive a
+restart: a restarted coordinator finds every pending duty in its database.
 """
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Iterable
+import contextlib
+from collections.abc import AsyncIterator, Iterable, Sequence
 from pathlib import Path
 
-import aiosqlite
-
 from federation.coordinator.lifecycle import BEFORE_SHIPPING
+from federation.coordinator.locks import KeyedLocks
 from federation.coordinator.model import (
     Action,
     LoanRequest,
@@ -29,97 +34,94 @@ from federation.coordinator.model import (
     StatusEvent,
 )
 from federation.coordinator.store_sql import (
+    EVENTS_SQL,
     FINAL_SQL,
+    REQUEST_COLUMNS,
+    REQUEST_SQL,
+    ROTA_SQL,
     Delivery,
-    load_request,
-    migrate,
+    Statement,
     node_from_row,
-    save_transition,
+    request_from_rows,
+    transition_statements,
 )
 from federation.errors import AlreadyExists, NotFound
 
+_SCHEMES = ("postgresql://", "postgres://")
+
+
+class Conflict(Exception):
+    """A write broke a unique rule (a key, the one-open-request index)."""
+
+
+def is_url(location: str | Path) -> bool:
+    """True for a PostgreSQL URL, false for a SQLite file path."""
+    return isinstance(location, str) and location.startswith(_SCHEMES)
+
 
 class CoordinatorStore:
-    """Async access to the coordinator's SQLite file."""
+    """Async access to the coordinator's database; ``open`` picks the storage."""
 
-    def __init__(self, writer: sqlite3.Connection, reader: aiosqlite.Connection) -> None:
-        self._writer = writer
-        self._read = reader
+    #: The per-request locks (LoanService.locks): in this process, or shared.
+    locks: KeyedLocks
 
-    @classmethod
-    async def open(cls, path: str | Path) -> CoordinatorStore:
-        """Open (creating and migrating when needed) the state database at ``path``."""
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        writer = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-        writer.row_factory = sqlite3.Row
-        writer.execute("PRAGMA journal_mode=WAL")
-        writer.execute("PRAGMA synchronous=NORMAL")
-        writer.execute("PRAGMA busy_timeout=5000")
-        migrate(writer)
-        reader = await aiosqlite.connect(str(path), isolation_level=None)
-        reader.row_factory = sqlite3.Row
-        await reader.execute("PRAGMA busy_timeout=5000")
-        return cls(writer, reader)
+    @staticmethod
+    async def open(location: str | Path) -> CoordinatorStore:
+        """Open (creating and migrating when needed) the state at ``location``: a
+        SQLite file path or a ``postgresql://`` URL."""
+        if is_url(location):
+            from federation.coordinator.store_postgres import PostgresStore
+
+            return await PostgresStore.open(str(location))
+        from federation.coordinator.store_sqlite import SqliteStore
+
+        return await SqliteStore.open(location)
+
+    # -- what a storage provides ----------------------------------------------------
 
     async def close(self) -> None:
-        await self._read.close()
-        self._writer.close()
+        raise NotImplementedError
 
-    async def _write(self, fn, *args):
-        """Run ``fn(connection, *args)`` as one transaction, on the event loop's thread.
+    async def _all(self, sql: str, params: Iterable = ()) -> list:
+        """Every row of one query (rows are mappings by column name)."""
+        raise NotImplementedError
 
-        Why not on aiosqlite's thread like the reads: a transition is a handful of
-        statements taking a fraction of a millisecond, but under load each statement's
-        hand-back of the GIL to a worker thread waited for the busy event loop, so one
-        transition took milliseconds and queued every other one behind it (measured:
-        ~300 routed requests/s with the thread, see benchmarks/coordinator.py). Done
-        inline there is no hand-off; WAL with synchronous=NORMAL does not fsync on
-        commit, so the loop is never held for long.
-        """
-        connection = self._writer
-        connection.execute("BEGIN IMMEDIATE")
-        try:
-            result = fn(connection, *args)
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
-        connection.execute("COMMIT")
-        return result
+    async def _reads(self, queries: Sequence[tuple[str, Sequence]]) -> list[list]:
+        """The rows of several queries, all from one snapshot."""
+        raise NotImplementedError
 
-    async def _read_with(self, fn, *args):
-        """Run ``fn(connection, *args)`` (several queries, one snapshot) in one hop."""
+    async def _transaction(self, statements: Sequence[Statement]) -> list[int]:
+        """Run statements as one transaction; each one's rowcount. Conflict on a unique
+        rule (nothing is written)."""
+        raise NotImplementedError
 
-        def run():
-            connection = self._read._conn
-            connection.execute("BEGIN")
-            try:
-                return fn(connection, *args)
-            finally:
-                connection.execute("COMMIT")
+    @contextlib.asynccontextmanager
+    async def exclusive(self, duty: str) -> AsyncIterator[bool]:
+        """Whether this coordinator may do ``duty`` (the outbox, a harvest) now. One
+        coordinator alone on its file always may; coordinators sharing a database
+        take turns, and one that is refused skips this round."""
+        yield True
 
-        return await self._read._execute(run)
-
-    async def _one(self, sql: str, params: Iterable = ()) -> sqlite3.Row | None:
+    async def _one(self, sql: str, params: Iterable = ()):
         rows = await self._all(sql, params)
         return rows[0] if rows else None
 
-    async def _all(self, sql: str, params: Iterable = ()) -> list[sqlite3.Row]:
-        # Execute and fetch in one step on the reader's thread: a cursor left open
-        # while other coroutines read would pin an old snapshot of the WAL.
-        return list(await self._read.execute_fetchall(sql, tuple(params)))
+    async def _execute(self, sql: str, params: Sequence = ()) -> int:
+        (count,) = await self._transaction([(sql, tuple(params), False)])
+        return count
 
     # -- nodes -------------------------------------------------------------------
 
     async def add_node(self, node: Node, token_hash: str, at: float) -> None:
         """Register a node; AlreadyExists when its symbol is taken."""
         try:
-            await self._write(lambda db: db.execute(
+            await self._execute(
                 "INSERT INTO nodes (symbol, name, grpc_address, oai_url, token_hash,"
                 " priority, created, token_scheme) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (node.symbol, node.name, node.grpc_address, node.oai_url, token_hash,
                  node.priority, at, node.token_scheme),
-            ))
-        except sqlite3.IntegrityError as error:
+            )
+        except Conflict as error:
             raise AlreadyExists(f"node {node.symbol} is already registered") from error
 
     async def replace_token(
@@ -139,34 +141,25 @@ class CoordinatorStore:
             )
 
     async def _update_node(self, symbol: str, assignments: str, values: tuple) -> None:
-        def update(db: sqlite3.Connection) -> int:
-            return db.execute(
-                f"UPDATE nodes SET {assignments} WHERE symbol = ?", (*values, symbol)
-            ).rowcount
-
-        if await self._write(update) == 0:
+        sql = f"UPDATE nodes SET {assignments} WHERE symbol = ?"
+        if await self._execute(sql, (*values, symbol)) == 0:
             raise NotFound(f"no node {symbol} is registered")
 
     async def save_peer(self, peer: Node, at: float) -> None:
         """Add or update an outside ISO 18626 partner; AlreadyExists when a libfed node
         has its symbol. A peer holds no token: it is recognised by its agency id."""
-
-        def save(db: sqlite3.Connection) -> None:
-            row = db.execute("SELECT iso18626_url FROM nodes WHERE symbol = ?",
-                             (peer.symbol,)).fetchone()
-            if row is not None and not row["iso18626_url"]:
-                raise AlreadyExists(f"{peer.symbol} is a registered libfed node, not a peer")
-            db.execute(
-                "INSERT INTO nodes (symbol, name, grpc_address, oai_url, token_hash, priority,"
-                " created, token_scheme, iso18626_url, agency_id)"
-                " VALUES (?, ?, '', '', ?, ?, ?, 2, ?, ?) ON CONFLICT (symbol) DO UPDATE SET"
-                " name = excluded.name, priority = excluded.priority,"
-                " iso18626_url = excluded.iso18626_url, agency_id = excluded.agency_id",
-                (peer.symbol, peer.name, f"peer:{peer.symbol}", peer.priority, at,
-                 peer.iso18626_url, peer.agency_id),
-            )
-
-        await self._write(save)
+        changed = await self._execute(
+            "INSERT INTO nodes (symbol, name, grpc_address, oai_url, token_hash, priority,"
+            " created, token_scheme, iso18626_url, agency_id)"
+            " VALUES (?, ?, '', '', ?, ?, ?, 2, ?, ?) ON CONFLICT (symbol) DO UPDATE SET"
+            " name = excluded.name, priority = excluded.priority,"
+            " iso18626_url = excluded.iso18626_url, agency_id = excluded.agency_id"
+            " WHERE nodes.iso18626_url != ''",
+            (peer.symbol, peer.name, f"peer:{peer.symbol}", peer.priority, at,
+             peer.iso18626_url, peer.agency_id),
+        )
+        if changed == 0:
+            raise AlreadyExists(f"{peer.symbol} is a registered libfed node, not a peer")
 
     async def node(self, symbol: str) -> Node:
         row = await self._one("SELECT * FROM nodes WHERE symbol = ?", (symbol,))
@@ -184,21 +177,21 @@ class CoordinatorStore:
     async def record_health(
         self, symbol: str, *, up: bool, latency_ms: float | None, error: str, at: float
     ) -> None:
-        await self._write(lambda db: db.execute(
+        await self._execute(
             "UPDATE nodes SET up = ?, latency_ms = ?, last_error = ?,"
-            " last_seen = CASE WHEN ? THEN ? ELSE last_seen END WHERE symbol = ?",
+            " last_seen = CASE WHEN ? = 1 THEN ? ELSE last_seen END WHERE symbol = ?",
             (int(up), latency_ms, error, int(up), at, symbol),
-        ))
+        )
 
     async def record_heartbeat(
         self, symbol: str, *, grpc_address: str, oai_url: str, record_count: int, at: float
     ) -> None:
-        await self._write(lambda db: db.execute(
+        await self._execute(
             "UPDATE nodes SET grpc_address = COALESCE(NULLIF(?, ''), grpc_address),"
             " oai_url = COALESCE(NULLIF(?, ''), oai_url), record_count = ?, last_seen = ?"
             " WHERE symbol = ?",
             (grpc_address, oai_url, record_count, at, symbol),
-        ))
+        )
 
     # -- requests ----------------------------------------------------------------
 
@@ -208,8 +201,9 @@ class CoordinatorStore:
         A reader's second open request for the same work is AlreadyExists.
         """
         try:
-            await self._write(save_transition, request, events, request.rota, (), None, True)
-        except sqlite3.IntegrityError as error:
+            await self._transaction(
+                transition_statements(request, events, request.rota, (), None, True))
+        except Conflict as error:
             existing = await self.request_by_key(request.requester, request.idempotency_key)
             if existing is not None:
                 return existing
@@ -221,8 +215,9 @@ class CoordinatorStore:
     async def has_open_request(self, requester: str, patron_ref: str, cluster_id: str) -> bool:
         """Whether this reader has an open request for the work (the unique index's rule)."""
         row = await self._one(
-            f"SELECT 1 FROM requests WHERE requester = ? AND patron_ref = ? AND cluster_id = ?"
-            f" AND status NOT IN ({FINAL_SQL})", (requester, patron_ref, cluster_id),
+            f"SELECT 1 AS open FROM requests WHERE requester = ? AND patron_ref = ?"
+            f" AND cluster_id = ? AND status NOT IN ({FINAL_SQL})",
+            (requester, patron_ref, cluster_id),
         )
         return row is not None
 
@@ -243,10 +238,13 @@ class CoordinatorStore:
 
     async def request(self, request_id: str, *, full: bool = True) -> LoanRequest:
         """One request with its rota (and, when ``full``, its history); NotFound otherwise."""
-        request = await self._read_with(load_request, request_id, full)
-        if request is None:
+        queries = [(REQUEST_SQL, (request_id,)), (ROTA_SQL, (request_id,))]
+        if full:
+            queries.append((EVENTS_SQL, (request_id,)))
+        rows, rota, *events = await self._reads(queries)
+        if not rows:
             raise NotFound(f"no request {request_id}")
-        return request
+        return request_from_rows(rows[0], rota, events[0] if full else None)
 
     async def save(
         self,
@@ -262,7 +260,8 @@ class CoordinatorStore:
         ``deliveries`` are ``(attempt, lender, status, action, due_time, note)``;
         ``lending`` is ``(lender, requester)`` when an item was just supplied.
         """
-        await self._write(save_transition, request, events, entries, deliveries, lending, False)
+        await self._transaction(
+            transition_statements(request, events, entries, deliveries, lending, False))
 
     async def list_requests(
         self, symbol: str | None, role: str = "", statuses: Iterable[str] = (),
@@ -282,16 +281,22 @@ class CoordinatorStore:
         if statuses:
             where.append(f"status IN ({', '.join('?' * len(statuses))})")
             params += statuses
-        sql = "SELECT request_id FROM requests"
+        sql = f"SELECT {REQUEST_COLUMNS} FROM requests"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY created DESC, request_id LIMIT ? OFFSET ?"
-
-        def load(db):
-            rows = db.execute(sql, (*params, limit, offset)).fetchall()
-            return [load_request(db, row["request_id"], False) for row in rows]
-
-        return await self._read_with(load)
+        rows = await self._all(sql, (*params, limit, offset))
+        if not rows:
+            return []
+        ids = [row["request_id"] for row in rows]
+        rota = await self._all(
+            f"SELECT * FROM rota WHERE request_id IN ({', '.join('?' * len(ids))})"
+            " ORDER BY request_id, position", ids)
+        by_request: dict[str, list] = {}
+        for entry in rota:
+            by_request.setdefault(entry["request_id"], []).append(entry)
+        return [request_from_rows(row, by_request.get(row["request_id"], []), None)
+                for row in rows]
 
     async def requests_needing_work(self) -> list[str]:
         """Requests the coordinator itself must move on: not yet routed, or an offer unsent.
@@ -346,14 +351,13 @@ class CoordinatorStore:
         return row["n"]
 
     async def delivered(self, delivery_id: int) -> None:
-        await self._write(lambda db: db.execute("DELETE FROM deliveries WHERE id = ?",
-                                                (delivery_id,)))
+        await self._execute("DELETE FROM deliveries WHERE id = ?", (delivery_id,))
 
     async def delivery_failed(self, delivery_id: int, next_try: float, error: str) -> None:
-        await self._write(lambda db: db.execute(
+        await self._execute(
             "UPDATE deliveries SET tries = tries + 1, next_try = ?, last_error = ? WHERE id = ?",
             (next_try, error[:500], delivery_id),
-        ))
+        )
 
     # -- statistics --------------------------------------------------------------
 

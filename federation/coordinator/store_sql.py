@@ -4,6 +4,7 @@ one transition. Only :mod:`federation.coordinator.store` uses it."""
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 
 from federation.coordinator.model import (
     FINAL_STATUSES,
@@ -145,56 +146,78 @@ def request_values(r: LoanRequest) -> tuple:
 
 
 # -- the statements of one transition ----------------------------------------------------
+#
+# Written once, with ``?`` placeholders, for both storages: SQLite runs them as they
+# are, PostgreSQL (store_postgres.py) with ``%s``. Upserts are ON CONFLICT, which
+# both know.
+
+#: (sql, params, many): one statement, or one statement for each row of params.
+Statement = tuple[str, Sequence, bool]
+
+REQUEST_SQL = f"SELECT {REQUEST_COLUMNS} FROM requests WHERE request_id = ?"
+ROTA_SQL = "SELECT * FROM rota WHERE request_id = ? ORDER BY position"
+EVENTS_SQL = "SELECT * FROM events WHERE request_id = ? ORDER BY id"
+_REQUEST_NAMES = [name.strip() for name in REQUEST_COLUMNS.split(",")]
+_INSERT_REQUEST = (f"INSERT INTO requests ({REQUEST_COLUMNS})"
+                   f" VALUES ({', '.join('?' * len(_REQUEST_NAMES))})")
+_UPSERT_REQUEST = _INSERT_REQUEST + " ON CONFLICT (request_id) DO UPDATE SET " + ", ".join(
+    f"{name} = excluded.{name}" for name in _REQUEST_NAMES[1:])
+_UPSERT_ROTA = (
+    "INSERT INTO rota (request_id, position, lender, record_id, available_count, open_loans,"
+    " score, outcome, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (request_id, position) DO UPDATE SET lender = excluded.lender,"
+    " record_id = excluded.record_id, available_count = excluded.available_count,"
+    " open_loans = excluded.open_loans, score = excluded.score, outcome = excluded.outcome,"
+    " reason = excluded.reason"
+)
 
 
 def migrate(db: sqlite3.Connection) -> None:
-    """Bring the schema to the latest version, one migration per transaction."""
+    """Bring a SQLite file's schema to the latest version, one migration per transaction."""
     (version,) = db.execute("PRAGMA user_version").fetchone()
     for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
         db.executescript(f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;")
 
 
-
-def save_transition(db, request: LoanRequest, events, entries, deliveries, lending, new: bool) -> None:
-    verb = "INSERT" if new else "REPLACE"
-    db.execute(
-        f"{verb} INTO requests ({REQUEST_COLUMNS}) VALUES ({', '.join('?' * 22)})",
-        request_values(request),
-    )
+def transition_statements(
+    request: LoanRequest, events, entries, deliveries, lending, new: bool
+) -> list[Statement]:
+    """Everything one transition writes: the request row, changed rota entries, events,
+    outbox rows (and those owed to an outside requester), the lending balance."""
+    statements: list[Statement] = [
+        (_INSERT_REQUEST if new else _UPSERT_REQUEST, request_values(request), False)]
     if entries:
-        db.executemany(
-            "REPLACE INTO rota (request_id, position, lender, record_id, available_count,"
-            " open_loans, score, outcome, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(request.request_id, e.position, e.lender, e.record_id, e.available_count,
-              e.open_loans, e.score, str(e.outcome), e.reason) for e in entries],
-        )
+        statements.append((_UPSERT_ROTA, [
+            (request.request_id, e.position, e.lender, e.record_id, e.available_count,
+             e.open_loans, e.score, str(e.outcome), e.reason) for e in entries], True))
     if events:
-        db.executemany(
+        statements.append((
             "INSERT INTO events (request_id, time, actor, from_status, to_status, action, note)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
             [(request.request_id, e.time, e.actor, e.from_status and str(e.from_status),
-              str(e.to_status), e.action and str(e.action), e.note) for e in events],
-        )
+              str(e.to_status), e.action and str(e.action), e.note) for e in events], True))
     if deliveries:
-        db.executemany(
+        statements.append((
             "INSERT INTO deliveries (request_id, attempt, lender, status, action,"
             " due_time, note, next_try) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [(request.request_id, *d, request.updated) for d in deliveries],
-        )
+            [(request.request_id, *d, request.updated) for d in deliveries], True))
     owed = [e for e in events if _owed_to_requester(e)]
     if owed:
         # Only an outside (ISO 18626) requester is owed these: a node asks for its
         # requests itself. Decided in SQL, so it is part of this same transaction.
-        db.executemany(
+        statements.append((
             "INSERT INTO deliveries (request_id, attempt, lender, status, action, due_time,"
             " note, next_try) SELECT ?, ?, symbol, ?, ?, ?, ?, ? FROM nodes"
             " WHERE symbol = ? AND iso18626_url != ''",
             [(request.request_id, request.attempt, str(e.to_status), e.action and str(e.action),
               request.due_time, e.note, request.updated, request.requester) for e in owed],
-        )
+            True))
     if lending:
-        db.execute("UPDATE nodes SET lent = lent + 1 WHERE symbol = ?", (lending[0],))
-        db.execute("UPDATE nodes SET borrowed = borrowed + 1 WHERE symbol = ?", (lending[1],))
+        statements.append(("UPDATE nodes SET lent = lent + 1 WHERE symbol = ?",
+                           (lending[0],), False))
+        statements.append(("UPDATE nodes SET borrowed = borrowed + 1 WHERE symbol = ?",
+                           (lending[1],), False))
+    return statements
 
 
 def _owed_to_requester(event: StatusEvent) -> bool:
@@ -209,12 +232,8 @@ def _owed_to_requester(event: StatusEvent) -> bool:
     return event.to_status != event.from_status or event.action in (Action.CANCEL, Action.RENEW)
 
 
-def load_request(db, request_id: str, full: bool) -> LoanRequest | None:
-    row = db.execute(
-        f"SELECT {REQUEST_COLUMNS} FROM requests WHERE request_id = ?", (request_id,)
-    ).fetchone()
-    if row is None:
-        return None
+def request_from_rows(row, rota_rows, event_rows) -> LoanRequest:
+    """A request with its rota (and history, when ``event_rows`` is not None)."""
     request = request_from_row(row)
     request.rota = [
         RotaEntry(
@@ -222,11 +241,9 @@ def load_request(db, request_id: str, full: bool) -> LoanRequest | None:
             available_count=r["available_count"], open_loans=r["open_loans"],
             score=r["score"], outcome=Outcome(r["outcome"]), reason=r["reason"],
         )
-        for r in db.execute(
-            "SELECT * FROM rota WHERE request_id = ? ORDER BY position", (request_id,)
-        ).fetchall()
+        for r in rota_rows
     ]
-    if full:
+    if event_rows is not None:
         request.history = [
             StatusEvent(
                 time=r["time"], actor=r["actor"],
@@ -234,8 +251,6 @@ def load_request(db, request_id: str, full: bool) -> LoanRequest | None:
                 to_status=Status(r["to_status"]),
                 action=Action(r["action"]) if r["action"] else None, note=r["note"],
             )
-            for r in db.execute(
-                "SELECT * FROM events WHERE request_id = ? ORDER BY id", (request_id,)
-            ).fetchall()
+            for r in event_rows
         ]
     return request
