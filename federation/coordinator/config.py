@@ -16,6 +16,11 @@ from federation.coordinator.auth import new_secret
 from federation.errors import ConfigError
 
 
+def _location(home: Path, value: str) -> Path | str:
+    """A database a config names: a URL as it is, a file relative to the config's folder."""
+    return value if value.startswith(("postgresql://", "postgres://")) else home / value
+
+
 @dataclass(slots=True)
 class PeerConfig:
     """An outside library speaking ISO 18626 (a ReShare tenant, a Koha ILL backend).
@@ -103,12 +108,14 @@ class CoordinatorConfig:
     peers: list[PeerConfig] = field(default_factory=list)
 
     @property
-    def state_path(self) -> Path:
-        return self.home / self.state_db
+    def state_path(self) -> Path | str:
+        """The state's SQLite file, or its ``postgresql://`` URL as written."""
+        return _location(self.home, self.state_db)
 
     @property
-    def catalog_path(self) -> Path:
-        return self.home / self.catalog_db
+    def catalog_path(self) -> Path | str:
+        """The union catalog's SQLite file, or its ``postgresql://`` URL as written."""
+        return _location(self.home, self.catalog_db)
 
     @property
     def sources_path(self) -> Path | None:

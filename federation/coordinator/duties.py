@@ -112,7 +112,9 @@ async def send_outbox(service: LoanService) -> int:
     Each row goes the way its library speaks (UpdateLoanStatus to a node, an ISO
     18626 message to an outside peer): see :class:`~federation.coordinator.gateway.Gateway`.
     """
-    async with service.outbox_lock:
+    async with service.outbox_lock, service.store.exclusive("outbox") as ours:
+        if not ours:
+            return 0  # another coordinator on the same database is sending it
         due = await service.store.due_deliveries(now())
         by_lender: dict[str, list[Delivery]] = {}
         for delivery in due:

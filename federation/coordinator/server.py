@@ -131,7 +131,7 @@ class CoordinatorServer:
             self._loops.append(self._every(config.harvest_interval, self.harvest_nodes, "harvest"))
             if self.partners.sources:
                 self._loops.append(self._every(config.partner_check_interval,
-                                               self.partners.harvest_due, "partner harvests"))
+                                               self._partner_harvests, "partner harvests"))
         self._loops = [asyncio.create_task(loop) for loop in self._loops]
         return self
 
@@ -177,8 +177,14 @@ class CoordinatorServer:
         await self.registry.check_health(self.gateway)
 
     async def harvest_nodes(self) -> list:
-        """Harvest every registered node's OAI-PMH provider into the union catalog, once."""
-        return await harvest_nodes(self.store, self.catalog)
+        """Harvest every registered node's OAI-PMH provider into the union catalog, once
+        (unless another coordinator on the same database is harvesting now)."""
+        async with self.store.exclusive("harvest") as ours:
+            return await harvest_nodes(self.store, self.catalog) if ours else []
+
+    async def _partner_harvests(self) -> list:
+        async with self.store.exclusive("harvest") as ours:
+            return await self.partners.harvest_due() if ours else []
 
     async def harvest_all(self) -> list:
         """Harvest every node and every partner source now, schedules aside."""
