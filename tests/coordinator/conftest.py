@@ -99,8 +99,17 @@ async def stop_network(network: Network) -> None:
         await library.stop()
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def state_db(request) -> str:
+    """The coordinator's state: a SQLite file, then a PostgreSQL database (skipped
+    where PostgreSQL cannot start). The lifecycle and routing tests run on both."""
+    if request.param == "postgres":
+        return request.getfixturevalue("postgres_url")
+    return "state.sqlite"
+
+
 @pytest.fixture
-async def network(tmp_path):
-    net = await start_network(tmp_path)
+async def network(tmp_path, state_db):
+    net = await start_network(tmp_path, state_db=state_db)
     yield net
     await stop_network(net)

@@ -32,10 +32,10 @@ PEER_CLUSTERS = {**CLUSTERS, "c-uni": ("Peer only book", [("BRANCH", "b5"), ("UN
 
 
 @pytest.fixture
-async def peered(tmp_path):
+async def peered(tmp_path, state_db):
     outside = await OutsideLibrary(agency=("ISIL", "XX-UNI")).start()
     net = await start_network(
-        tmp_path, catalog=HoldingsTable(PEER_CLUSTERS, ISBNS),
+        tmp_path, catalog=HoldingsTable(PEER_CLUSTERS, ISBNS), state_db=state_db,
         peers=[PeerConfig("UNI", outside.url, "ISIL:XX-UNI", name="University library")],
     )
     web = await serve_coordinator_web(net.coordinator, f"127.0.0.1:{free_port()}")

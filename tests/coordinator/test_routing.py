@@ -28,7 +28,7 @@ async def test_a_free_copy_and_a_lender_that_lent_little_come_first(network):
     libs["LIB_A"].script.available = 0           # everything out
     libs["LIB_B"].script.open_loans = 5          # busy
     # LIB_C has borrowed a lot and lent nothing: it should lend now.
-    network.coordinator.store._writer.execute(
+    await network.coordinator.store._execute(
         "UPDATE nodes SET borrowed = 4 WHERE symbol = 'LIB_C'")
     request = await network.link("BRANCH").submit("p-1", cluster_id="c-1")
     order = [(e.lender_symbol, e.available_count) for e in request.rota]
@@ -41,7 +41,7 @@ async def test_a_free_copy_and_a_lender_that_lent_little_come_first(network):
 async def test_configured_priority_breaks_ties(tmp_path):
     network = await start_network(tmp_path)
     try:
-        network.coordinator.store._writer.execute(
+        await network.coordinator.store._execute(
             "UPDATE nodes SET priority = 5 WHERE symbol = 'LIB_B'")
         request = await network.link("BRANCH").submit("p-1", cluster_id="c-1")
         assert request.lender_symbol == "LIB_B"
@@ -100,8 +100,8 @@ async def test_a_down_lender_is_skipped_and_an_unreachable_one_passed_over(netwo
     assert second.lender_symbol == "LIB_B"
 
 
-async def test_a_silent_lender_is_passed_over_after_the_answer_deadline(tmp_path):
-    network = await start_network(tmp_path, answer_deadline=0.6)
+async def test_a_silent_lender_is_passed_over_after_the_answer_deadline(tmp_path, state_db):
+    network = await start_network(tmp_path, answer_deadline=0.6, state_db=state_db)
     try:
         network.libraries["LIB_A"].script.answer = c.LOAN_STATUS_EXPECT_TO_SUPPLY
         branch = network.link("BRANCH")
@@ -139,8 +139,8 @@ async def test_a_lender_whose_answer_was_lost_is_told_the_request_went_elsewhere
     ]
 
 
-async def test_deadlines_survive_a_coordinator_restart(tmp_path):
-    network = await start_network(tmp_path, answer_deadline=1.0)
+async def test_deadlines_survive_a_coordinator_restart(tmp_path, state_db):
+    network = await start_network(tmp_path, answer_deadline=1.0, state_db=state_db)
     try:
         network.libraries["LIB_A"].script.answer = c.LOAN_STATUS_EXPECT_TO_SUPPLY
         request = await network.link("BRANCH").submit("p-1", cluster_id="c-1")
@@ -184,8 +184,8 @@ async def test_an_isbn_request_finds_its_cluster(network):
     assert request.cluster_id == "c-1"
 
 
-async def test_a_lender_that_said_will_supply_keeps_the_request_while_it_is_up(tmp_path):
-    network = await start_network(tmp_path, answer_deadline=0.4)
+async def test_a_lender_that_said_will_supply_keeps_the_request_while_it_is_up(tmp_path, state_db):
+    network = await start_network(tmp_path, answer_deadline=0.4, state_db=state_db)
     try:
         branch = network.link("BRANCH")
         request = await branch.submit("p-1", cluster_id="c-1")

@@ -1,0 +1,142 @@
+"""Two real `libfed coordinator serve` processes on one PostgreSQL state database.
+
+Both run their clocks (answer deadlines, the outbox) over the same requests. Every
+lender only says ExpectToSupply and then stays silent, so each request is passed
+from lender to lender by whichever coordinator's deadline check comes first, to the
+end of its rota. No lender may be offered one attempt twice or told of one release
+twice; halfway, one coordinator is killed and the other finishes the work alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import signal
+import subprocess
+
+import pytest
+from libfed.v1 import common_pb2 as c
+
+from federation.catalog import UnionCatalog
+from federation.coordinator.config import CoordinatorConfig
+from federation.coordinator.model import Status
+from federation.coordinator.registry import NodeRegistry
+from federation.coordinator.store import CoordinatorStore
+from federation.demo.processes import libfed_command, wait_for_port
+from node.coordinator_link import CoordinatorLink, coordinator_credential_in
+from tests.catalog.conftest import DEMO, harvested, read, source
+from tests.conftest import free_port
+from tests.coordinator.libraries import ScriptedLibrary
+
+LENDERS = ("LIB_A", "LIB_B", "LIB_C")
+REQUESTS = 12
+
+
+async def _catalog(path) -> list[str]:
+    """A union catalog where the requester and three lenders hold the same real books."""
+    records = read(DEMO / "loc_general.xml")[:REQUESTS]
+    async with await UnionCatalog.open(path) as catalog:
+        for library in ("BRANCH", *LENDERS):
+            src = source(library.lower(), library)
+            await catalog.save_source(src)
+            await catalog.commit_page(src, [harvested(r, src) for r in records], [], [])
+        clusters = [cluster["cluster_id"] async for cluster in catalog.dump()
+                    if len(cluster["members"]) == 4]
+    assert len(clusters) >= REQUESTS - 2, clusters
+    return clusters
+
+
+def _config(folder, url: str, catalog, secret: str = "") -> CoordinatorConfig:
+    config, path = CoordinatorConfig.create(folder, free_port())
+    config.state_db, config.catalog_db = url, str(catalog)
+    config.secret = secret or config.secret
+    for key, value in dict(answer_deadline=0.8, availability_timeout=1.0, call_timeout=2.0,
+                           call_attempts=2, retry_backoff=0.05, health_interval=3600.0,
+                           harvest_interval=3600.0, tick_interval=0.1).items():
+        setattr(config, key, value)
+    config.write(path)
+    return CoordinatorConfig.load(path)
+
+
+async def test_two_coordinators_never_offer_or_release_one_attempt_twice(tmp_path, postgres_url):
+    clusters = await _catalog(tmp_path / "catalog.sqlite")
+    first = _config(tmp_path / "a", postgres_url, tmp_path / "catalog.sqlite")
+    second = _config(tmp_path / "b", postgres_url, tmp_path / "catalog.sqlite", first.secret)
+    libraries = {symbol: await ScriptedLibrary(symbol).start()
+                 for symbol in ("BRANCH", *LENDERS)}
+    for library in libraries.values():
+        library.script.answer = c.LOAN_STATUS_EXPECT_TO_SUPPLY
+    store = await CoordinatorStore.open(postgres_url)
+    registry = NodeRegistry(store, first.secret)
+    tokens = {}
+    for symbol, library in libraries.items():
+        tokens[symbol] = await registry.add_node(symbol, symbol, library.address,
+                                                 f"http://127.0.0.1:1/{symbol}/oai")
+        library.expected_token = coordinator_credential_in(tokens[symbol])
+    processes = []
+    try:
+        for config in (first, second):
+            log = open(config.home / "coordinator.log", "wb")  # noqa: SIM115 - closed below
+            processes.append((subprocess.Popen(
+                libfed_command("coordinator", "serve", "--config",
+                               str(config.home / "coordinator.toml"), "--no-web"),
+                stdout=log, stderr=subprocess.STDOUT), log))
+        for config, (process, _) in zip((first, second), processes, strict=True):
+            await asyncio.to_thread(wait_for_port, config.listen, 60.0, process)
+        links = [CoordinatorLink(config.listen, tokens["BRANCH"], "BRANCH")
+                 for config in (first, second)]
+        ids = []
+        for n, cluster in enumerate(clusters[:REQUESTS]):
+            request = await links[n % 2].submit(f"p-{n}", cluster_id=cluster)
+            ids.append(request.request_id)
+        await asyncio.sleep(1.0)  # both coordinators pass requests on for a while
+        processes[0][0].send_signal(signal.SIGKILL)  # then the second carries on alone
+        processes[0][0].wait()
+
+        async def all_unfilled() -> bool:
+            for request_id in ids:
+                if (await store.request(request_id, full=False)).status is not Status.UNFILLED:
+                    return False
+            return True
+
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 60
+        while not await all_unfilled():
+            assert loop.time() < deadline, "requests did not reach the end of their rota"
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(0.5)  # the last releases leave the outbox
+        for link in links:
+            await link.close()
+    finally:
+        for process, log in processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+            log.close()
+        for library in libraries.values():
+            await library.stop()
+    offers = collections.Counter()
+    releases = collections.Counter()
+    for symbol in LENDERS:
+        for message in libraries[symbol].calls("OfferLoan"):
+            offers[(message.request_id, message.attempt)] += 1
+        for message in libraries[symbol].calls("UpdateLoanStatus"):
+            if message.status == c.LOAN_STATUS_CANCELLED:
+                releases[(message.request_id, message.attempt)] += 1
+    assert set(offers.values()) == {1}, [k for k, v in offers.items() if v > 1]
+    assert len(offers) == REQUESTS * len(LENDERS)
+    assert set(releases.values()) == {1}, [k for k, v in releases.items() if v > 1]
+    assert len(releases) == REQUESTS * len(LENDERS)
+    for request_id in ids:
+        request = await store.request(request_id)
+        assert [str(e.outcome) for e in request.rota] == ["timeout"] * 3
+    await store.close()
+
+
+@pytest.fixture(autouse=True)
+def _needs_postgres(request):
+    """This test is about PostgreSQL only: skip it cleanly where none can start."""
+    request.getfixturevalue("postgres_server")
