@@ -86,4 +86,10 @@ MIGRATIONS: list[str] = [
         SELECT j.value, r.id FROM records r, json_each(r.summary, '$.issns') j
         WHERE r.deleted = 0;
     """,
+    # 4: each record's MARCXML carries its SHA-256, so `libfed verify` can tell a record
+    # altered on disk from the one imported.
+    """
+    ALTER TABLE records ADD COLUMN marcxml_sha256 TEXT;
+    UPDATE records SET marcxml_sha256 = libfed_sha256(marcxml) WHERE marcxml IS NOT NULL;
+    """,
 ]

@@ -20,6 +20,7 @@ from typing import Any
 
 import aiosqlite
 
+from federation.backup.checksum import sha256_text
 from federation.errors import FailedPrecondition, NotFound
 from node.model import PARENT_SETS, Holding, Item, location_set, schema_set
 from node.queries import OaiQuery, SearchTerms, fold
@@ -114,7 +115,7 @@ class HoldingsStore:
                 )
             cur = await db.execute(
                 "UPDATE records SET deleted = 1, datestamp = ?, marcxml = NULL, oai_dc = NULL,"
-                " search_text = '' WHERE id = ? AND deleted = 0",
+                " marcxml_sha256 = NULL, search_text = '' WHERE id = ? AND deleted = 0",
                 (now, record_id),
             )
             if cur.rowcount == 0:
@@ -312,6 +313,7 @@ async def _connect(path: Path) -> aiosqlite.Connection:
     await db.execute("PRAGMA foreign_keys = ON")
     await db.execute("PRAGMA busy_timeout = 5000")
     await db.create_function("fold", 1, fold, deterministic=True)
+    await db.create_function("libfed_sha256", 1, sha256_text, deterministic=True)
     return db
 
 
@@ -344,11 +346,12 @@ async def _write_holdings(db: aiosqlite.Connection, holdings: list[Holding], now
     sets = {h.id: _sets_of(h) for h in holdings}
     await db.executemany(
         "INSERT INTO records (id, datestamp, deleted, schema, title, summary, search_text,"
-        " sets, marcxml, oai_dc) VALUES (?, ?, 0, ?, ?, ?, ?, ?, ?, ?)"
+        " sets, marcxml, oai_dc, marcxml_sha256) VALUES (?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?)"
         " ON CONFLICT (id) DO UPDATE SET datestamp = excluded.datestamp, deleted = 0,"
         " schema = excluded.schema, title = excluded.title, summary = excluded.summary,"
         " search_text = excluded.search_text, sets = excluded.sets,"
-        " marcxml = excluded.marcxml, oai_dc = excluded.oai_dc",
+        " marcxml = excluded.marcxml, oai_dc = excluded.oai_dc,"
+        " marcxml_sha256 = excluded.marcxml_sha256",
         [
             (
                 h.id,
@@ -360,6 +363,7 @@ async def _write_holdings(db: aiosqlite.Connection, holdings: list[Holding], now
                 " ".join(spec for spec, _ in sets[h.id]),
                 h.marcxml,
                 h.oai_dc,
+                sha256_text(h.marcxml),
             )
             for h in holdings
         ],

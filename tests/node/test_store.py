@@ -83,6 +83,7 @@ async def test_a_version_1_database_gets_its_search_indexes_on_open(tmp_path):
     with sqlite3.connect(tmp_path / "h.sqlite") as db:  # as libfed's first release left it
         db.execute("DROP TABLE records_fts")
         db.execute("DROP TABLE record_issns")
+        db.execute("ALTER TABLE records DROP COLUMN marcxml_sha256")
         db.execute("PRAGMA user_version = 1")
     store = await HoldingsStore.open(tmp_path / "h.sqlite")
     try:
