@@ -24,6 +24,9 @@ COMMAND_MODULES = (
     "coordinator",
     "request",
     "status",
+    "backup",
+    "restore",
+    "verify",
     "demo",
 )
 
