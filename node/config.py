@@ -17,6 +17,7 @@ from typing import Any
 
 import tomli_w
 
+from federation.backup.schedule import BackupPlan
 from federation.errors import ConfigError
 
 #: OAI-PMH page size when the file does not say.
@@ -81,6 +82,13 @@ class NodeConfig:
         table = self.extra.get("coordinator", {})
         return table if isinstance(table, dict) else {}
 
+    @property
+    def backup(self) -> BackupPlan | None:
+        """The ``[backup]`` table (interval seconds, directory, keep) the node serves by;
+        None when absent. A relative directory is relative to this file's folder."""
+        home = self.path.parent if self.path is not None else self.database_path().parent
+        return BackupPlan.from_table(self.extra.get("backup"), home)
+
     def to_toml(self) -> dict[str, Any]:
         """The file's content: the known keys plus every unknown table kept."""
         node = dict(self.extra.get("node", {}))
@@ -124,7 +132,7 @@ def load(path: Path | str) -> NodeConfig:
         raise ConfigError(f"{path}: no [node] table")
     oai = data.get("oai", {})
     try:
-        return NodeConfig(
+        config = NodeConfig(
             symbol=str(node["symbol"]),
             name=str(node["name"]),
             database=Path(str(node.get("database", "holdings.sqlite"))),
@@ -137,6 +145,8 @@ def load(path: Path | str) -> NodeConfig:
             path=path.resolve(),
             extra=data,
         )
+        config.backup  # noqa: B018 - a bad [backup] table is told now, naming the file
+        return config
     except KeyError as error:
         raise ConfigError(f"{path}: [node] lacks {error.args[0]!r}") from error
     except ConfigError as error:

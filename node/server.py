@@ -19,6 +19,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from libfed.v1 import node_service_pb2, node_service_pb2_grpc
 
+from federation.backup.schedule import BackupPlan, run_schedule
 from federation.rpc import grpc_server
 from node.catalog import HoldingsCatalog
 from node.config import NodeConfig, split_listen
@@ -27,6 +28,7 @@ from node.grpc_service import LibraryNodeServicer
 from node.lending import LendingPolicy
 from node.oai import OaiProvider, oai_routes
 from node.store import HoldingsStore
+from node.verify import node_stores
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,7 @@ class NodeServer:
         self._tasks: list[asyncio.Task] = []
 
     async def start(self) -> None:
+        backups = self.config.backup  # a bad [backup] table stops the node before it binds
         self.store = await HoldingsStore.open(self.config.database_path())
         try:
             provider = await OaiProvider.create(self.store, self.config)
@@ -56,6 +59,8 @@ class NodeServer:
             await self.stop(grace=0)  # a port in use must not leave the other server running
             raise
         self._start_heartbeat()
+        if backups is not None:
+            self._start_backups(backups)
         log.info(
             "node %s (%s) serving gRPC on %s:%d and OAI-PMH on http://%s:%d/oai",
             self.config.symbol,
@@ -135,6 +140,15 @@ class NodeServer:
         self._tasks.append(task)
         self._closers.append(link.close)
         log.info("node %s: heartbeat to the coordinator at %s", self.config.symbol, link.address)
+
+    def _start_backups(self, plan: BackupPlan) -> None:
+        """Back up the holdings and readers on the ``[backup]`` schedule (in a worker thread,
+        on connections of its own: the node goes on serving)."""
+        config = self.config
+        task = asyncio.create_task(
+            run_schedule(plan, "node", config.symbol, lambda: node_stores(config))
+        )
+        self._tasks.append(task)
 
     async def _start_http(self, provider: OaiProvider) -> None:
         app = web.Application()
