@@ -1,5 +1,5 @@
 """`libfed coordinator init | add-node | rotate-token | set-node | nodes | serve | harvest`
-(and `add-peer | peers`, `add-user | users` from their own modules).
+(and `add-peer | peers`, `migrate`, `add-user | users` from their own modules).
 
 The central library's side of the federation.
 
@@ -84,9 +84,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     harvest.add_argument("--json", action="store_true")
     harvest.set_defaults(func=harvest_command)
 
-    from federation.cli import coordinator_peers
+    from federation.cli import coordinator_peers, coordinator_state
 
     coordinator_peers.register_coordinator_commands(commands)
+    coordinator_state.register_coordinator_commands(commands)
     try:
         users = importlib.import_module("federation.cli.coordinator_users")
     except ModuleNotFoundError as error:

@@ -359,6 +359,39 @@ class CoordinatorStore:
             (next_try, error[:500], delivery_id),
         )
 
+    # -- moving a whole state (libfed coordinator migrate) --------------------------
+
+    #: Every table of the state, in an order that keeps references whole.
+    TABLES = ("nodes", "requests", "rota", "events", "deliveries")
+
+    async def table_rows(self, table: str) -> list[dict]:
+        """Every row of one of :data:`TABLES`, as column → value."""
+        assert table in self.TABLES, table
+        rows = await self._all(f"SELECT * FROM {table}")
+        return [dict(row) if isinstance(row, dict) else dict(zip(row.keys(), row, strict=True))
+                for row in rows]
+
+    async def row_counts(self) -> dict[str, int]:
+        return {table: (await self._one(f"SELECT COUNT(*) AS n FROM {table}"))["n"]
+                for table in self.TABLES}
+
+    async def load_tables(self, tables: dict[str, list[dict]]) -> None:
+        """Write whole tables into an empty state, in one transaction (ids kept)."""
+        statements: list[Statement] = []
+        for table in self.TABLES:
+            rows = tables.get(table) or []
+            if rows:
+                columns = list(rows[0])
+                statements.append((
+                    f"INSERT INTO {table} ({', '.join(columns)})"
+                    f" VALUES ({', '.join('?' * len(columns))})",
+                    [tuple(row[c] for c in columns) for row in rows], True))
+        await self._transaction([*statements, *self._after_load()])
+
+    def _after_load(self) -> list[Statement]:
+        """Statements a storage needs after rows came in with their own ids."""
+        return []
+
     # -- statistics --------------------------------------------------------------
 
     async def count_by_status(self) -> dict[str, int]:

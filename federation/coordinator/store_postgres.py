@@ -219,6 +219,12 @@ class PostgresStore(CoordinatorStore):
                 raise Conflict(str(error)) from error
             return counts
 
+    def _after_load(self) -> list[Statement]:
+        # Rows copied with their ids: the identity sequences go on after the highest.
+        return [(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
+                 f" COALESCE(MAX(id), 0) + 1, false) FROM {table}", (), False)
+                for table in ("events", "deliveries")]
+
     @contextlib.asynccontextmanager
     async def exclusive(self, duty: str) -> AsyncIterator[bool]:
         got = await self.locks.try_duty(duty)
