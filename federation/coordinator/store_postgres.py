@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Iterable, Sequence
 from functools import lru_cache
 
@@ -27,7 +28,9 @@ from psycopg.rows import dict_row
 from federation.coordinator.locks import KeyedLocks
 from federation.coordinator.store import Conflict, CoordinatorStore
 from federation.coordinator.store_sql import FINAL_SQL, Statement
-from federation.errors import FailedPrecondition
+from federation.errors import FailedPrecondition, Unavailable
+
+log = logging.getLogger(__name__)
 
 #: Advisory lock namespaces (the first key of pg_*_advisory_lock(int, int)).
 _REQUEST_LOCKS, _DUTY_LOCKS, _MIGRATION_LOCK = 18626, 18627, 18628
@@ -113,15 +116,26 @@ class SharedLocks(KeyedLocks):
     connection, tried until the other coordinator lets go of it.
     """
 
-    def __init__(self, connection: psycopg.AsyncConnection) -> None:
+    def __init__(self, connection: psycopg.AsyncConnection, url: str) -> None:
         super().__init__()
-        self._connection = connection
+        self._connection, self._url = connection, url
         self._guard = asyncio.Lock()  # one statement at a time on the connection
 
     async def _ask(self, sql: str, *params) -> bool:
+        """One lock question; asked again once on a new session if the old one was
+        dropped (its locks died with it, so nothing held is lost by asking again)."""
         async with self._guard:
-            cursor = await self._connection.execute(sql, params)
-            row = await cursor.fetchone()
+            for last in (False, True):
+                if self._connection.closed or self._connection.broken:
+                    log.warning("the PostgreSQL lock connection was lost; reconnecting")
+                    self._connection = await _connect(self._url)
+                try:
+                    cursor = await self._connection.execute(sql, params)
+                    row = await cursor.fetchone()
+                    break
+                except psycopg.OperationalError as error:
+                    if last:
+                        raise Unavailable(f"the coordinator's PostgreSQL: {error}") from error
         return bool(next(iter(row.values())))
 
     async def acquire(self, key: str) -> None:
@@ -170,7 +184,7 @@ class PostgresStore(CoordinatorStore):
         self.url = url
         self._writer, self._reader, self._locker = writer, reader, locker
         self._writing, self._reading = asyncio.Lock(), asyncio.Lock()
-        self.locks = SharedLocks(locker)
+        self.locks = SharedLocks(locker, url)
 
     @classmethod
     async def open(cls, url: str) -> PostgresStore:
@@ -186,30 +200,56 @@ class PostgresStore(CoordinatorStore):
         return cls(url, writer, reader, locker)
 
     async def close(self) -> None:
-        for connection in (self._reader, self._locker, self._writer):
+        for connection in (self._reader, self.locks._connection, self._writer):
             await connection.close()
 
-    async def _all(self, sql: str, params: Iterable = ()) -> list[dict]:
-        async with self._reading:
-            cursor = await self._reader.execute(_pg(sql), tuple(params))
-            return await cursor.fetchall()
+    async def _fresh(self, which: str) -> psycopg.AsyncConnection:
+        """The named connection, opened again if the server dropped it (a restart):
+        the one call that found it broken failed, the next ones work."""
+        connection = getattr(self, which)
+        if connection.closed or connection.broken:
+            log.warning("the coordinator's PostgreSQL connection was lost; reconnecting")
+            connection = await _connect(self.url)
+            setattr(self, which, connection)
+        return connection
 
-    async def _reads(self, queries: Sequence[tuple[str, Sequence]]) -> list[list]:
-        async with self._reading, self._reader.transaction():
-            await self._reader.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+    async def _all(self, sql: str, params: Iterable = ()) -> list[dict]:
+        [rows] = await self._reads([(sql, tuple(params))], snapshot=False)
+        return rows
+
+    async def _reads(self, queries: Sequence[tuple[str, Sequence]], *,
+                     snapshot: bool = True) -> list[list]:
+        """Reads are asked again once on a new connection if the old one was dropped."""
+        async with self._reading:
+            for last in (False, True):
+                try:
+                    return await self._read_once(queries, snapshot)
+                except psycopg.OperationalError as error:
+                    if last:
+                        raise Unavailable(f"the coordinator's PostgreSQL: {error}") from error
+
+    async def _read_once(self, queries, snapshot: bool) -> list[list]:
+        reader = await self._fresh("_reader")
+        if not snapshot:
+            sql, params = queries[0]
+            cursor = await reader.execute(_pg(sql), tuple(params))
+            return [await cursor.fetchall()]
+        async with reader.transaction():
+            await reader.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             results = []
             for sql, params in queries:
-                cursor = await self._reader.execute(_pg(sql), tuple(params))
+                cursor = await reader.execute(_pg(sql), tuple(params))
                 results.append(await cursor.fetchall())
             return results
 
     async def _transaction(self, statements: Sequence[Statement]) -> list[int]:
         async with self._writing:
             counts = []
+            writer = await self._fresh("_writer")
             try:
-                async with self._writer.transaction():
+                async with writer.transaction():
                     for sql, params, many in statements:
-                        cursor = self._writer.cursor()
+                        cursor = writer.cursor()
                         if many:
                             await cursor.executemany(_pg(sql), params)
                         else:
@@ -217,6 +257,8 @@ class PostgresStore(CoordinatorStore):
                         counts.append(cursor.rowcount)
             except psycopg.errors.UniqueViolation as error:
                 raise Conflict(str(error)) from error
+            except psycopg.OperationalError as error:
+                raise Unavailable(f"the coordinator's PostgreSQL: {error}") from error
             return counts
 
     def _after_load(self) -> list[Statement]:

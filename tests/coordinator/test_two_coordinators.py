@@ -140,3 +140,27 @@ async def test_two_coordinators_never_offer_or_release_one_attempt_twice(tmp_pat
 def _needs_postgres(request):
     """This test is about PostgreSQL only: skip it cleanly where none can start."""
     request.getfixturevalue("postgres_server")
+
+
+async def test_a_dropped_database_connection_is_opened_again(postgres_url,
+                                                                             postgres_server):
+    from federation.coordinator.model import Node
+    from federation.errors import Unavailable
+
+    store = await CoordinatorStore.open(postgres_url)
+    try:
+        await store.add_node(Node("LIB", "A library", "127.0.0.1:1", "http://x/oai"), "h", 1.0)
+        database = postgres_url.rsplit("/", 1)[1]
+        postgres_server.sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                            f" WHERE datname = '{database}'")
+        # Reads and lock questions are asked again on a new connection; a write whose
+        # connection was dropped fails (its outcome was unknown), and the next one works.
+        assert [n.symbol for n in await store.nodes()] == ["LIB"]
+        async with store.locks("ill-1"):
+            pass
+        with pytest.raises(Unavailable):
+            await store.record_health("LIB", up=True, latency_ms=1.0, error="", at=2.0)
+        await store.record_health("LIB", up=True, latency_ms=1.0, error="", at=2.0)
+        assert (await store.node("LIB")).up
+    finally:
+        await store.close()
