@@ -88,8 +88,9 @@ class SortOrder:
 class SortedQuery(ParsedQuery):
     """A search whose hits come in ``order`` (most significant key first, then the
     order the works were made) instead of best match first. A storage's ``search``
-    reads ``order`` off the query it is given (SQLite: :mod:`.sqlite.reading`);
-    one that ignored it would answer in the wrong order, silently."""
+    reads ``order`` off the query it is given (:mod:`.sqlite.reading`,
+    :mod:`.postgres.reading`); one that ignored it would answer in the wrong
+    order, silently."""
 
     order: tuple[SortOrder, ...] = ()
 
