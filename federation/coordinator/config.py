@@ -12,6 +12,7 @@ from pathlib import Path
 
 import tomli_w
 
+from federation.backup.schedule import BackupPlan
 from federation.coordinator.auth import new_secret
 from federation.errors import ConfigError
 
@@ -106,6 +107,13 @@ class CoordinatorConfig:
     agency_id: str = "LIBFED:NETWORK"
     #: Outside ISO 18626 partners, one ``[[coordinator.peers]]`` table each.
     peers: list[PeerConfig] = field(default_factory=list)
+    #: Scheduled backups of the coordinator's SQLite stores (its state, the staff accounts
+    #: and, with ``backup_catalog``, the union catalog): seconds between two (0: none), the
+    #: folder (relative to this file) and how many are kept. See docs/backup.md.
+    backup_interval: float = 0.0
+    backup_dir: str = "backups"
+    backup_keep: int = 7
+    backup_catalog: bool = True
 
     @property
     def state_path(self) -> Path | str:
@@ -120,6 +128,15 @@ class CoordinatorConfig:
     @property
     def sources_path(self) -> Path | None:
         return self.home / self.sources if self.sources else None
+
+    @property
+    def backup_plan(self) -> BackupPlan | None:
+        """The scheduled backups the coordinator runs (None when backup_interval is 0)."""
+        if not self.backup_interval:
+            return None
+        return BackupPlan.from_table({"interval": self.backup_interval,
+                                      "directory": self.backup_dir, "keep": self.backup_keep},
+                                     Path(self.home))
 
     @property
     def port(self) -> int:
@@ -157,6 +174,10 @@ class CoordinatorConfig:
             raise ConfigError(f"{path}: {error}") from error
         if not config.secret:
             raise ConfigError(f"{path}: [coordinator] secret is empty")
+        try:
+            config.backup_plan  # noqa: B018 - a bad backup setting is told now, naming the file
+        except ConfigError as error:
+            raise ConfigError(f"{path}: {error}") from error
         return config
 
     def write(self, path: str | Path) -> None:

@@ -132,8 +132,23 @@ class CoordinatorServer:
             if self.partners.sources:
                 self._loops.append(self._every(config.partner_check_interval,
                                                self._partner_harvests, "partner harvests"))
+        if config.backup_plan is not None:
+            self._loops.append(self._backups(config.backup_plan))
         self._loops = [asyncio.create_task(loop) for loop in self._loops]
         return self
+
+    def _backups(self, plan):
+        """Back up the state, the staff accounts and (backup_catalog) the catalog file on the
+        schedule, in a worker thread on connections of its own (federation.backup)."""
+        from pathlib import Path
+
+        from federation.backup.schedule import run_schedule
+        from federation.coordinator.verify import coordinator_stores
+
+        stores, elsewhere = coordinator_stores(self.config, catalog=self.config.backup_catalog)
+        for place in elsewhere:
+            log.info("scheduled backups leave out what is not a file: %s (use pg_dump)", place)
+        return run_schedule(plan, "coordinator", Path(self.config.home).name, lambda: stores)
 
     async def _every(self, seconds: float, job: Callable[[], Awaitable], name: str) -> None:
         while True:

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sqlite3
 import time
 from pathlib import Path
 
+import pytest
 from libfed.v1 import common_pb2 as c
 
 from federation.backup import take_backup, verify_backup
@@ -142,3 +144,32 @@ async def test_loans_of_a_library_removed_by_hand_are_named(tmp_path, capsys):
         ("libraries", "rota", rid, "rota position 1 names LIB_A, no registered library"),
         ("requests", "events", "r-gone", "1 row(s) of a request the store does not have"),
     ]
+
+
+async def test_the_coordinator_backs_itself_up_on_its_schedule(tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="federation.backup")
+    network = await start_network(tmp_path, backup_interval=0.3, backup_keep=2,
+                                  backup_catalog=False)
+    try:
+        await network.link("BRANCH").submit("p-reader1", cluster_id="c-2")
+        deadline = time.monotonic() + 30
+        while sum("backed up to" in r.getMessage() for r in caplog.records) < 3:
+            assert time.monotonic() < deadline, caplog.text
+            await asyncio.sleep(0.05)
+    finally:
+        await stop_network(network)
+    kept = sorted((Path(network.config.home) / "backups").iterdir())
+    assert len(kept) == 2 and "removed 1 old backup(s)" in caplog.text
+    _, reports = verify_backup(kept[-1], KINDS)
+    assert [(r.store, r.records, r.ok) for r in reports] == [("state", 1, True)]
+
+
+def test_a_bad_backup_setting_is_told_naming_the_file(tmp_path):
+    from federation.coordinator.config import CoordinatorConfig
+    from federation.errors import ConfigError
+
+    config, path = CoordinatorConfig.create(tmp_path)
+    config.backup_interval, config.backup_keep = 60.0, 0
+    config.write(path)
+    with pytest.raises(ConfigError, match=r"coordinator\.toml: backup keep must be at least 1"):
+        CoordinatorConfig.load(path)
