@@ -40,7 +40,7 @@ class Load:
         if batch.keys:
             await conn.execute(
                 "INSERT INTO match_keys (key, source, record_pk) "
-                "SELECT * FROM unnest(%s::bigint[], %s::text[], %s::bigint[]) ON CONFLICT DO NOTHING",
+                "SELECT * FROM unnest(%b::bigint[], %b::text[], %b::bigint[]) ON CONFLICT DO NOTHING",
                 [list(column) for column in zip(*batch.keys, strict=True)],
             )
         if batch.clusters:
@@ -50,7 +50,7 @@ class Load:
             q = batch.quarantine
             await conn.execute(
                 "INSERT INTO quarantine (source, oai_identifier, reason, raw, quarantined_at) "
-                "SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::bytea[], %s::text[])",
+                "SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::bytea[], %b::text[])",
                 ([e.source for e in q], [e.oai_identifier for e in q], [e.reason for e in q],
                  [bytes(e.raw) for e in q], [e.quarantined_at for e in q]),
             )  # fmt: skip
@@ -89,5 +89,6 @@ async def loading(storage: PostgresStorage) -> AsyncIterator[Load]:
 
 
 async def analyze(storage: PostgresStorage) -> None:
-    """Fresh planner statistics after a bulk load (autovacuum would come later)."""
-    await storage._writer.execute("ANALYZE")
+    """After a bulk load: fresh planner statistics, and the search index's pending
+    entries merged in (autovacuum would do both, later)."""
+    await storage._writer.execute("VACUUM ANALYZE")

@@ -156,7 +156,7 @@ class SearchReader(TieredPages):
         found: dict[int, ClusterSummary] = {}
         rows = await self._read(
             "SELECT pk, title, authors, year, format, language, isbns FROM clusters "
-            "WHERE pk = ANY(%s)",
+            "WHERE pk = ANY(%b::bigint[])",
             (pks,),
         )
         for pk, title, authors, year, fmt, language, isbns in rows:
@@ -166,7 +166,7 @@ class SearchReader(TieredPages):
             )  # fmt: skip
         rows = await self._read(
             "SELECT cluster_pk, library, record_id, oai_identifier FROM records "
-            "WHERE cluster_pk = ANY(%s) ORDER BY library, record_id",
+            "WHERE cluster_pk = ANY(%b::bigint[]) ORDER BY library, record_id",
             (pks,),
         )
         for pk, library, record_id, oai in rows:
@@ -211,7 +211,7 @@ class SearchReader(TieredPages):
             return found
         rows = await self._read(
             "SELECT cluster_pk, schema, library, raw FROM records "
-            "WHERE cluster_pk = ANY(%s) ORDER BY score DESC, pk",
+            "WHERE cluster_pk = ANY(%b::bigint[]) ORDER BY score DESC, pk",
             (pks,),
         )
         for cluster, schema, library, raw in rows:

@@ -61,7 +61,7 @@ def _upsert(table: str, columns: str, types: str, key: str) -> str:
     One statement for a whole page's rows: one array parameter per column.
     """
     names = [c.strip() for c in columns.split(",")]
-    arrays = ", ".join(f"%s::{t.strip()}[]" for t in types.split(","))
+    arrays = ", ".join(f"%b::{t.strip()}[]" for t in types.split(","))
     keys = {k.strip() for k in key.split(",")}
     updates = ", ".join(f"{n} = excluded.{n}" for n in names if n not in keys)
     return (
@@ -79,13 +79,13 @@ _UPSERT_CLUSTERS = _upsert(
 )
 _UPSERT_SEARCH = (
     "INSERT INTO cluster_search (pk, doc, sort_title, year) SELECT pk, doc::tsvector, t, y "
-    "FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::integer[]) AS u(pk, doc, t, y) "
+    "FROM unnest(%b::bigint[], %b::text[], %b::text[], %b::integer[]) AS u(pk, doc, t, y) "
     "ON CONFLICT (pk) DO UPDATE SET doc = excluded.doc, sort_title = excluded.sort_title, "
     "year = excluded.year"
 )
 _UPSERT_QUARANTINE = (
     "INSERT INTO quarantine (source, oai_identifier, reason, raw) "
-    "SELECT %s, * FROM unnest(%s::text[], %s::text[], %s::bytea[]) "
+    "SELECT %s, * FROM unnest(%b::text[], %b::text[], %b::bytea[]) "
     "ON CONFLICT (source, oai_identifier) DO UPDATE SET reason = excluded.reason, "
     "raw = excluded.raw, quarantined_at = excluded.quarantined_at"
 )
@@ -136,7 +136,7 @@ class PostgresStorage(SearchReader):
     async def stored_records(self, source: str, oai_ids: Sequence[str]) -> dict[str, StoredRecord]:
         rows = await self._rows(
             "SELECT oai_identifier, pk, cluster_pk, digest, match FROM records "
-            "WHERE source = %s AND oai_identifier = ANY(%s)",
+            "WHERE source = %s AND oai_identifier = ANY(%b::text[])",
             (source, list(oai_ids)),
         )
         return {oai: StoredRecord(pk, cluster, digest, match) for oai, pk, cluster, digest, match in rows}
@@ -169,7 +169,7 @@ class PostgresStorage(SearchReader):
             where, params = "AND m.source <> %s", [sorted(set(keys)), other_than]
         rows = await self._rows(
             "SELECT q.key, r.pk, r.source, r.cluster_pk, r.match "
-            "FROM unnest(%s::bigint[]) AS q(key) CROSS JOIN LATERAL ("
+            "FROM unnest(%b::bigint[]) AS q(key) CROSS JOIN LATERAL ("
             f"  SELECT m.record_pk FROM match_keys m WHERE m.key = q.key {where} "
             f"  ORDER BY m.record_pk DESC LIMIT {MAX_PER_KEY}"
             ") k JOIN records r ON r.pk = k.record_pk",
@@ -179,21 +179,21 @@ class PostgresStorage(SearchReader):
 
     async def cluster_members(self, clusters: Sequence[int]) -> list[tuple[int, int, str]]:
         rows = await self._rows(
-            "SELECT pk, cluster_pk, source FROM records WHERE cluster_pk = ANY(%s)",
+            "SELECT pk, cluster_pk, source FROM records WHERE cluster_pk = ANY(%b::bigint[])",
             (sorted(set(clusters)),),
         )
         return [tuple(row) for row in rows]  # type: ignore[misc]
 
     async def match_data(self, pks: Sequence[int]) -> dict[int, str]:
         rows = await self._rows(
-            "SELECT pk, match FROM records WHERE pk = ANY(%s)", (sorted(set(pks)),)
+            "SELECT pk, match FROM records WHERE pk = ANY(%b::bigint[])", (sorted(set(pks)),)
         )
         return dict(rows)  # type: ignore[arg-type]
 
     async def merge_members(self, clusters: Sequence[int]) -> list[tuple[int, Member]]:
         rows = await self._rows(
             "SELECT cluster_pk, pk, library, normalized, score FROM records "
-            "WHERE cluster_pk = ANY(%s)",
+            "WHERE cluster_pk = ANY(%b::bigint[])",
             (sorted(set(clusters)),),
         )
         return [
@@ -207,12 +207,12 @@ class PostgresStorage(SearchReader):
         w = self._writer
         if page.keys_removed:
             await w.execute(
-                "DELETE FROM match_keys m USING unnest(%s::bigint[], %s::bigint[]) AS d(key, pk) "
+                "DELETE FROM match_keys m USING unnest(%b::bigint[], %b::bigint[]) AS d(key, pk) "
                 "WHERE m.key = d.key AND m.source = %s AND m.record_pk = d.pk",
                 ([k for k, _ in page.keys_removed], [pk for _, pk in page.keys_removed], source),
             )
         if page.deleted:
-            await w.execute("DELETE FROM records WHERE pk = ANY(%s)", (page.deleted,))
+            await w.execute("DELETE FROM records WHERE pk = ANY(%b::bigint[])", (page.deleted,))
         if page.records:
             rows = [
                 (r.pk, r.source, r.oai_identifier, r.library, r.record_id, r.datestamp, r.schema,
@@ -224,19 +224,19 @@ class PostgresStorage(SearchReader):
             # A listed record whose new version went to quarantine keeps its old copy:
             # it is still listed, so a full run must not remove it.
             await w.execute(
-                "UPDATE records SET harvest_run = %s WHERE source = %s AND oai_identifier = ANY(%s)",
+                "UPDATE records SET harvest_run = %s WHERE source = %s AND oai_identifier = ANY(%b::text[])",
                 (page.source.full_run, source, [q.oai_identifier for q in page.quarantined]),
             )
         if page.moved:
             await w.execute(
                 "UPDATE records r SET cluster_pk = m.cluster FROM "
-                "unnest(%s::bigint[], %s::bigint[]) AS m(cluster, pk) WHERE r.pk = m.pk",
+                "unnest(%b::bigint[], %b::bigint[]) AS m(cluster, pk) WHERE r.pk = m.pk",
                 ([c for c, _ in page.moved], [pk for _, pk in page.moved]),
             )
         if page.keys_added:
             await w.execute(
                 "INSERT INTO match_keys (key, source, record_pk) "
-                "SELECT key, %s, pk FROM unnest(%s::bigint[], %s::bigint[]) AS a(key, pk) "
+                "SELECT key, %s, pk FROM unnest(%b::bigint[], %b::bigint[]) AS a(key, pk) "
                 "ON CONFLICT DO NOTHING",
                 (source, [k for k, _ in page.keys_added], [pk for _, pk in page.keys_added]),
             )
@@ -249,7 +249,7 @@ class PostgresStorage(SearchReader):
             ))  # fmt: skip
         if page.unquarantined:
             await w.execute(
-                "DELETE FROM quarantine WHERE source = %s AND oai_identifier = ANY(%s)",
+                "DELETE FROM quarantine WHERE source = %s AND oai_identifier = ANY(%b::text[])",
                 (source, page.unquarantined),
             )
         await self._save_source(page.source)
@@ -259,11 +259,11 @@ class PostgresStorage(SearchReader):
         gone = page.clusters_removed
         if page.clusters_stored:
             stale = page.clusters_stored
-            await w.execute("DELETE FROM cluster_search WHERE pk = ANY(%s)", (stale,))
-            await w.execute("DELETE FROM cluster_libraries WHERE cluster_pk = ANY(%s)", (stale,))
+            await w.execute("DELETE FROM cluster_search WHERE pk = ANY(%b::bigint[])", (stale,))
+            await w.execute("DELETE FROM cluster_libraries WHERE cluster_pk = ANY(%b::bigint[])", (stale,))
         if gone:
-            await w.execute("DELETE FROM clusters WHERE pk = ANY(%s)", (gone,))
-            await w.execute("DELETE FROM cluster_facets WHERE pk = ANY(%s)", (gone,))
+            await w.execute("DELETE FROM clusters WHERE pk = ANY(%b::bigint[])", (gone,))
+            await w.execute("DELETE FROM cluster_facets WHERE pk = ANY(%b::bigint[])", (gone,))
         clusters = page.clusters
         if not clusters:
             return
@@ -272,7 +272,7 @@ class PostgresStorage(SearchReader):
             "INSERT INTO cluster_facets (pk, year, language, format, libraries) "
             "SELECT pk, year, language, format, "
             "  coalesce(string_to_array(nullif(libraries, ''), E'\\x1f'), '{}') "
-            "FROM unnest(%s::bigint[], %s::integer[], %s::text[], %s::text[], %s::text[]) "
+            "FROM unnest(%b::bigint[], %b::integer[], %b::text[], %b::text[], %b::text[]) "
             "  AS f(pk, year, language, format, libraries) "
             "ON CONFLICT (pk) DO UPDATE SET year = excluded.year, language = excluded.language, "
             "format = excluded.format, libraries = excluded.libraries",
@@ -287,7 +287,7 @@ class PostgresStorage(SearchReader):
         ))  # fmt: skip
         holders = [(c.pk, library) for c in clusters for library in c.libraries]
         await w.execute(
-            "INSERT INTO cluster_libraries SELECT * FROM unnest(%s::bigint[], %s::text[]) "
+            "INSERT INTO cluster_libraries SELECT * FROM unnest(%b::bigint[], %b::text[]) "
             "ON CONFLICT DO NOTHING",
             ([pk for pk, _ in holders], [library for _, library in holders]),
         )

@@ -53,6 +53,7 @@ RANK_WEIGHTS = "{0.1, 0.25, 0.5, 1.0}"
 #: The highest position a tsvector keeps; later words share it.
 _MAX_POSITION = 16383
 _ALL = frozenset(TAGS)
+_COLUMNS = [(column, tag, WEIGHTS[column]) for column, tag in TAGS.items()]
 #: Skipped at the start of a title when sorting (the SQLite storage's list).
 _LEADING = " \"'«»„“”‘’[](){}<>.,:;!?¡¿-–—…*#/"
 
@@ -65,12 +66,20 @@ def to_tsvector(search: dict[str, str]) -> str:
     """The tsvector text of a cluster's search row (column → folded text)."""
     positions: dict[str, list[str]] = {}
     position = 0
-    for column, tag in TAGS.items():
-        weight = WEIGHTS[column]
-        for word in words(search.get(column) or ""):
-            position = min(position + 1, _MAX_POSITION)
-            positions.setdefault(tag + word, []).append(f"{position}{weight}")
-    return " ".join(f"{_quote(lexeme)}:{','.join(at)}" for lexeme, at in positions.items())
+    for column, tag, weight in _COLUMNS:
+        text = search.get(column)
+        if not text:
+            continue
+        for word in words(text):
+            position += 1
+            at = f"{min(position, _MAX_POSITION)}{weight}"
+            lexeme = tag + word
+            if lexeme in positions:
+                positions[lexeme].append(at)
+            else:
+                positions[lexeme] = [at]
+    # A word is letters and digits only (folding.words): nothing in it needs quoting.
+    return " ".join(f"'{lexeme}':{','.join(at)}" for lexeme, at in positions.items())
 
 
 def sort_title(title: str) -> str | None:
