@@ -35,7 +35,9 @@ def verify_store(store: Store, *, expected: StoreFile | None = None, scratch: Pa
     """Every check of one store; ``expected`` (a manifest entry) adds the count comparison."""
     report = StoreReport(store.name, str(store.path))
     if not store.path.is_file():
-        if not store.kind.optional:
+        if store.kind.optional:
+            report.notes.append("no such file yet (nothing was ever kept in it)")
+        else:
             report.problem("file", "no such file")
         return report
     with _scratch(scratch or store.path.parent) as folder:

@@ -90,7 +90,8 @@ def _print(reports, as_json: bool, about: dict) -> int:
         records = "" if report.records is None else f"{report.records} records, "
         state = "ok" if report.ok else f"{len(report.problems) + sum(report.omitted.values())} " \
             "problem(s)"
-        print(f"{report.store:9} {report.path}: {records}{state} ({', '.join(report.checks)})")
+        checks = f" ({', '.join(report.checks)})" if report.checks else ""
+        print(f"{report.store:9} {report.path}: {records}{state}{checks}")
         for problem in report.problems:
             print(f"  {problem}")
         for check, count in report.omitted.items():

@@ -338,3 +338,20 @@ def test_a_bad_backup_table_in_node_toml_is_told_naming_the_file(tmp_path, capsy
     save(config, tmp_path / "node.toml")
     assert main(["node", "stats", "--config", str(tmp_path / "node.toml")]) == 2
     assert "node.toml: backup interval must be a positive" in capsys.readouterr().err
+
+
+@pytest.mark.corpus
+async def test_a_record_whose_001_xml_cannot_carry_verifies_clean(shared_data, tmp_path, capsys):
+    """yaz's marc3.marc has a subfield delimiter in an 001; the stored MARCXML drops it, as
+    XML must, and that is no sign of damage."""
+    config = make_config(tmp_path)
+    save(config, tmp_path / "node.toml")
+    store = await HoldingsStore.open(config.database_path())
+    try:
+        await Importer(store, "Main").import_files([shared_data / "marc21/yaz/marc3.marc"])
+    finally:
+        await store.close()
+    assert rows(config.database_path(), "SELECT count(*) FROM records WHERE id LIKE"
+                " '%' || char(31) || '%'") == [(1,)]
+    code, report = verify_json(capsys, "node", "--config", str(tmp_path / "node.toml"))
+    assert code == 0, problems(report)
