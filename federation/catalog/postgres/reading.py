@@ -287,9 +287,14 @@ def _hits(
     if part is not None and part.below is not None:
         hits += f" AND {pk} < %s"
         params.append(part.below)
-    for library in libraries:
-        hits += _LIBRARY_FILTER.format(pk=pk)
-        params.append(library)
+    if libraries:
+        # The index answers first, then each hit's libraries are looked up (as in
+        # SQLite): left to itself, the planner started from a library's thousands
+        # of clusters whenever its statistics were not fresh (13 -> 26 ms p50).
+        hits = f"SELECT * FROM ({hits} OFFSET 0) h WHERE true"
+        for library in libraries:
+            hits += _LIBRARY_FILTER.format(pk="h.pk")
+            params.append(library)
     return hits, params
 
 
