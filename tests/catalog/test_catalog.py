@@ -347,3 +347,24 @@ async def test_overlap_counts_works_held_per_library_and_in_common(catalog):
     assert held == walked_held and shared == walked_shared
     assert shared[("RGB", "RGB-R")] == 3 and held["DLC"] > 50
     assert overlap.share("RGB", "RGB-R") == 3 / held["RGB"] and overlap.share("DLC", "DLC") == 1.0
+
+
+async def test_a_dropped_postgres_connection_fails_one_call_then_reconnects(
+    postgres_url, postgres_server
+):
+    catalog = await UnionCatalog.open(postgres_url)
+    try:
+        await feed_rsl_pairs(catalog)
+        database = postgres_url.rsplit("/", 1)[1]
+        postgres_server.sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                            f"WHERE datname = '{database}'")  # fmt: skip
+        with pytest.raises(Exception):  # noqa: B017 - whatever the driver says of a lost server
+            await catalog.search("история")
+        assert (await catalog.search("история")).total == 1
+        rgb = source("rgb")
+        with pytest.raises(Exception):  # noqa: B017
+            await catalog.commit_page(rgb, [harvested(one(RSL / "01005301426.mrc"), rgb)], [], [])
+        await catalog.commit_page(rgb, [harvested(one(RSL / "01005301426.mrc"), rgb)], [], [])
+        assert (await catalog.stats()).records == 7
+    finally:
+        await catalog.close()
