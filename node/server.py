@@ -1,7 +1,9 @@
 """One node process: the LibraryNode gRPC service and the OAI-PMH provider together.
 
 gRPC carries the standard health service (so probes and grpcurl work) and
-server reflection; HTTP serves ``/oai``. Both share one holdings store. SIGINT
+server reflection; HTTP serves ``/oai``. Both share one holdings store. With a
+``[backup]`` table in node.toml the node also backs its stores up on that
+schedule (federation.backup; docs/backup.md). SIGINT
 and SIGTERM stop the node cleanly: in-flight calls get a short grace period,
 then the store is closed.
 """
