@@ -110,6 +110,20 @@ def urls(run: FederationRun, console: Console) -> None:
                       f"{web}sru?version=1.2&query=dc.title%3D%D0%B8%D1%81%D1%82%D0%BE%D1%80%D0%B8%D1%8F")
 
 
+def safekeeping(run: FederationRun, console: Console) -> None:
+    """Back up the running coordinator and one library, and verify both backups."""
+    folder = run.root / "backups"
+    console.rule(f"safe-keeping: libfed backup … --to {folder}, then libfed verify backup")
+    library = run.libraries["BL"]
+    for kind, config in (("coordinator", run.coordinator_config), ("node", library.config)):
+        backup = run.cli_json("backup", kind, "--config", config, "--to", folder)
+        # verify exits 1 (and so the demo stops, saying why) when anything is wrong
+        report = json.loads(run.cli("verify", "backup", backup["path"], "--json"))
+        held = ", ".join(f"{store['store']} {store['records']}" for store in report["stores"])
+        console.print(f"  {kind} {backup['name']}: {held} — every store sound  "
+                      f"[dim]{backup['path']}[/dim]")
+
+
 def run_demo(root: Path, *, once: bool, console: Console | None = None) -> int:
     started = time.monotonic()
     console = console or Console()
@@ -154,6 +168,7 @@ def run_demo(root: Path, *, once: bool, console: Console | None = None) -> int:
         console.rule(f"the network: libfed status --coordinator {run.coordinator_address}")
         print_status(json.loads(run.cli("status", "--coordinator", run.coordinator_address,
                                         "--json")), console)
+        safekeeping(run, console)
         console.rule("open these")
         urls(run, console)
         console.print(f"[dim]demo ready in {time.monotonic() - started:.1f} s[/dim]")

@@ -84,6 +84,11 @@ def test_the_demo_runs_its_loans_and_stops_every_process(demo):
     assert clusters > 100
     for symbol in ("LOC", "BL", "DNB", "GWU", "PUL", "RSL", "NLR"):
         assert (run / symbol.lower() / "holdings.sqlite").exists()
+    # The running coordinator and a library are backed up, and the backups verify.
+    assert re.search(r"coordinator coordinator: state \d+, staff 1, catalog \d+ — every store "
+                     r"sound", out)
+    assert re.search(r"node BL: holdings \d+, patrons 2 — every store sound", out)
+    assert len(list((run / "backups").iterdir())) == 2
     # The partner library is no node: its records came from its OAI-PMH server,
     # harvested from the coordinator's sources file.
     assert re.search(r"partner UNI", out)
