@@ -118,8 +118,9 @@ def restore_backup(folder: Path, targets: Mapping[str, Path], *, force: bool = F
     manifest = Manifest.read(folder)
     missing = [f.store for f in manifest.files if f.store not in targets]
     if missing:
-        raise InvalidArgument(f"{folder}: the backup holds {', '.join(missing)}, which this "
-                              f"{manifest.kind} does not keep")
+        raise InvalidArgument(f"{folder}: the backup holds {', '.join(missing)}, which has no "
+                              "place here (a store left out, or the backup of another kind); "
+                              "nothing was restored")
     damaged = damaged_files(folder, manifest)
     if damaged:
         raise FailedPrecondition(f"{folder}: the backup is damaged, nothing was restored: "
