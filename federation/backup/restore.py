@@ -107,15 +107,27 @@ def check_not_held(targets: Mapping[str, Path], force: bool) -> list[str]:
 
 
 def restore_backup(folder: Path, targets: Mapping[str, Path], *, force: bool = False,
+                   kind: str | None = None, name: str | None = None,
                    now: float | None = None) -> tuple[list[Restored], list[str]]:
     """Put every store of the backup at ``folder`` back at its target path.
 
     ``targets`` maps each store name of the backup to where that store lives.
-    Returns what was restored and the warnings (stores restored while held,
-    with ``force``).
+    With ``kind`` and ``name``, a backup of something else (node BR1's backup
+    for node BR2) is refused unless ``force``. Returns what was restored and
+    the warnings (stores restored while held, or a backup of another, with
+    ``force``).
     """
     folder = Path(folder)
     manifest = Manifest.read(folder)
+    warnings = []
+    for wanted, found in ((kind, manifest.kind), (name, manifest.name)):
+        if wanted is not None and wanted != found:
+            message = (f"{folder} is a backup of {manifest.kind} {manifest.name}, not of "
+                       f"{kind or manifest.kind} {name or manifest.name}")
+            if not force:
+                raise FailedPrecondition(message + " (restore it with --force if you mean it)")
+            warnings.append(message + "; restoring anyway (--force)")
+            break
     missing = [f.store for f in manifest.files if f.store not in targets]
     if missing:
         raise InvalidArgument(f"{folder}: the backup holds {', '.join(missing)}, which has no "
@@ -126,7 +138,7 @@ def restore_backup(folder: Path, targets: Mapping[str, Path], *, force: bool = F
         raise FailedPrecondition(f"{folder}: the backup is damaged, nothing was restored: "
                                  + "; ".join(damaged))
     wanted = {f.store: Path(targets[f.store]) for f in manifest.files}
-    warnings = check_not_held(wanted, force)
+    warnings += check_not_held(wanted, force)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
     staged: list[tuple[str, Path, Path]] = []
     swapped: list[tuple[Path, Path | None]] = []

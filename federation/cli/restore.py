@@ -49,7 +49,10 @@ def restore_command(args: argparse.Namespace) -> int:
         tell_elsewhere(chosen, "restored")
         folder = backup_folder(args.backup, chosen.kind, chosen.name)
         targets = {store.name: store.path for store in chosen.stores}
-        restored, warnings = restore_backup(folder, targets, force=args.force)
+        restored, warnings = restore_backup(
+            folder, targets, force=args.force, kind=chosen.kind,
+            name=chosen.name if chosen.kind == "node" else None,  # a node is its symbol
+        )
     except FailedPrecondition as error:
         return fail(str(error), EXIT_SOME_BAD)
     except LibfedError as error:

@@ -355,3 +355,22 @@ async def test_a_record_whose_001_xml_cannot_carry_verifies_clean(shared_data, t
                 " '%' || char(31) || '%'") == [(1,)]
     code, report = verify_json(capsys, "node", "--config", str(tmp_path / "node.toml"))
     assert code == 0, problems(report)
+
+
+async def test_one_librarys_backup_is_not_restored_over_another_by_mistake(library, capsys):
+    assert main(["backup", "node", "--config", str(library), "--to",
+                 str(library.parent / "backups")]) == 0
+    other = library.parent / "other"
+    other.mkdir()
+    config = make_config(other)
+    config.symbol = "US-OTHER"
+    save(config, other / "node.toml")
+    (backup,) = (library.parent / "backups").iterdir()
+    capsys.readouterr()
+    assert main(["restore", "node", "--config", str(other / "node.toml"), "--from",
+                 str(backup)]) == 1
+    assert "is a backup of node US-MIU, not of node US-OTHER" in capsys.readouterr().err
+    assert not (other / "holdings.sqlite").exists()
+    assert main(["restore", "node", "--config", str(other / "node.toml"), "--from",
+                 str(backup), "--force"]) == 0
+    assert rows(other / "holdings.sqlite", "SELECT count(*) FROM records") == [(32,)]
