@@ -38,20 +38,34 @@ class StoreKind:
     #: A store that may not exist yet (no staff account was ever made).
     optional: bool = False
 
-    def at(self, path: Path | str) -> Store:
-        return Store(self, Path(path))
+    def at(self, place: Path | str) -> Store:
+        """The store of this kind at a file, or in the PostgreSQL database at a URL."""
+        if isinstance(place, str) and place.startswith(("postgresql://", "postgres://")):
+            return Store(self, Path(), url=place)
+        return Store(self, Path(place))
 
 
 @dataclass(frozen=True, slots=True)
 class Store:
-    """One store of a kind, at a path."""
+    """One store of a kind: a SQLite file at ``path``, or a PostgreSQL database at ``url``
+    (backed up with pg_dump: :mod:`federation.backup.pg_dump`)."""
 
     kind: StoreKind
     path: Path
+    url: str = ""
 
     @property
     def name(self) -> str:
         return self.kind.name
+
+    @property
+    def place(self) -> str:
+        """Where it is, for people (a URL without its password)."""
+        if self.url:
+            from federation.backup.pg_dump import shown
+
+            return shown(self.url)
+        return str(self.path)
 
 
 @dataclass(frozen=True, slots=True)

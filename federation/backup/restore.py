@@ -33,8 +33,9 @@ class Restored:
     """One store put back."""
 
     store: str
-    path: Path
-    #: Where the store it replaced was moved to (None: there was none).
+    #: The file, or the database (its URL without the password).
+    path: Path | str
+    #: Where the store it replaced was moved to (None: there was none, or a database).
     replaced: Path | None
 
     def as_json(self) -> dict[str, str | None]:
@@ -87,11 +88,19 @@ def _command(entry: Path) -> str:
     return " ".join(words.split())[:120]
 
 
-def check_not_held(targets: Mapping[str, Path], force: bool) -> list[str]:
-    """Refuse (FailedPrecondition) when a process holds a target; the warnings when forced."""
+def check_not_held(targets: Mapping[str, Path | str], force: bool) -> list[str]:
+    """Refuse (FailedPrecondition) when a process holds a target; the warnings when forced.
+
+    A store in PostgreSQL is held by any other session on its database."""
     warnings = []
     for store, path in targets.items():
-        held = holders(path)
+        if isinstance(path, str):
+            from federation.backup import pg_dump
+
+            held = pg_dump.other_sessions(path)
+            path = pg_dump.shown(path)
+        else:
+            held = holders(path)
         if held is None:
             message = (f"{path}: cannot tell whether a process has it open (no /proc); "
                        "stop its server first")
@@ -137,13 +146,25 @@ def restore_backup(folder: Path, targets: Mapping[str, Path], *, force: bool = F
     if damaged:
         raise FailedPrecondition(f"{folder}: the backup is damaged, nothing was restored: "
                                  + "; ".join(damaged))
-    wanted = {f.store: Path(targets[f.store]) for f in manifest.files}
+    wanted = {f.store: _place(targets[f.store], f.file, folder) for f in manifest.files}
     warnings += check_not_held(wanted, force)
+    # Dumps first: each goes back in one transaction of its own, before any file moves.
+    done_in_postgres = []
+    for entry in manifest.files:
+        if isinstance(wanted[entry.store], str):
+            from federation.backup import pg_dump
+
+            pg_dump.restore(folder / entry.file, wanted[entry.store])
+            log.info("restored %s to %s from %s", entry.store,
+                     pg_dump.shown(wanted[entry.store]), folder)
+            done_in_postgres.append(Restored(entry.store, pg_dump.shown(wanted[entry.store]),
+                                             None))
+    files = [f for f in manifest.files if not isinstance(wanted[f.store], str)]
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
     staged: list[tuple[str, Path, Path]] = []
     swapped: list[tuple[Path, Path | None]] = []
     try:
-        for entry in manifest.files:
+        for entry in files:
             target = wanted[entry.store]
             target.parent.mkdir(parents=True, exist_ok=True)
             tmp = target.with_name(f".{target.name}.restoring.{os.getpid()}")
@@ -168,7 +189,20 @@ def restore_backup(folder: Path, targets: Mapping[str, Path], *, force: bool = F
             for (store, target, _), (_, aside) in zip(staged, swapped, strict=True)]
     for item in done:
         log.info("restored %s to %s from %s", item.store, item.path, folder)
-    return done, warnings
+    return done_in_postgres + done, warnings
+
+
+def _place(target: Path | str, file: str, folder: Path) -> Path | str:
+    """Where one copy goes: a dump into a database URL, a SQLite copy to a file."""
+    from federation.backup.pg_dump import SUFFIX
+
+    is_url = isinstance(target, str) and target.startswith(("postgresql://", "postgres://"))
+    if file.endswith(SUFFIX) != is_url:
+        raise InvalidArgument(
+            f"{folder}: {file} is a {'PostgreSQL dump' if file.endswith(SUFFIX) else 'SQLite copy'}"
+            f", but its store here is {'a database' if is_url else 'a file'}: nothing was "
+            "restored (move it with `libfed catalog migrate` / `coordinator migrate` first)")
+    return target if is_url else Path(target)
 
 
 def _move_aside(target: Path, stamp: str) -> Path | None:

@@ -59,8 +59,9 @@ def take_backup(kind: str, name: str, stores: Sequence[Store], directory: Path,
     partial = directory / f"{PARTIAL}{final.name}.{os.getpid()}"
     partial.mkdir()
     try:
-        files = [_copy(store, partial, progress) for store in stores
-                 if store.path.is_file() or not store.kind.optional]
+        files = [_dump(store, partial) if store.url else _copy(store, partial, progress)
+                 for store in stores
+                 if store.url or store.path.is_file() or not store.kind.optional]
         manifest = Manifest(
             kind=kind, name=name, libfed_version=__version__,
             created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)), created_unix=now,
@@ -93,6 +94,20 @@ def _copy(store: Store, folder: Path, progress: Progress | None) -> StoreFile:
         store=store.name, file=target.name, source=str(store.path.resolve()),
         size=target.stat().st_size, sha256=sha256_file(target), user_version=version,
         tables=tables, records=records, seconds=seconds,
+    )
+
+
+def _dump(store: Store, folder: Path) -> StoreFile:
+    """A store kept in PostgreSQL: pg_dump of one snapshot, counted in that snapshot."""
+    from federation.backup import pg_dump
+
+    target = folder / f"{store.name}{pg_dump.SUFFIX}"
+    tables, version, seconds = pg_dump.dump(store.url, target)
+    log.debug("dumped %s (%s) in %.2fs", store.name, store.place, seconds)
+    return StoreFile(
+        store=store.name, file=target.name, source=store.place, size=target.stat().st_size,
+        sha256=sha256_file(target), user_version=version, tables=tables,
+        records=None, seconds=round(seconds, 3),
     )
 
 

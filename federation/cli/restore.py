@@ -48,7 +48,7 @@ def restore_command(args: argparse.Namespace) -> int:
         chosen = target(args.kind, args)
         tell_elsewhere(chosen, "restored")
         folder = backup_folder(args.backup, chosen.kind, chosen.name)
-        targets = {store.name: store.path for store in chosen.stores}
+        targets = {store.name: store.url or store.path for store in chosen.stores}
         restored, warnings = restore_backup(
             folder, targets, force=args.force, kind=chosen.kind,
             name=chosen.name if chosen.kind == "node" else None,  # a node is its symbol

@@ -33,8 +33,8 @@ class Target:
 def add_target(parser: argparse.ArgumentParser, kind: str) -> None:
     """The arguments naming a target of ``kind``."""
     if kind == "catalog":
-        parser.add_argument("--catalog", required=True, type=Path, metavar="DB",
-                            help="the union catalog file")
+        parser.add_argument("--catalog", required=True, metavar="DB",
+                            help="the union catalog file, or its postgresql:// URL")
     else:
         parser.add_argument("--config", required=True, type=Path,
                             help=f"the {kind}'s {kind}.toml")
@@ -60,7 +60,10 @@ def target(kind: str, args: argparse.Namespace) -> Target:
         return Target("coordinator", Path(config.home).name, stores, elsewhere)
     from federation.catalog.sqlite.verify import CATALOG
 
-    return Target("catalog", Path(args.catalog).stem, [CATALOG.at(args.catalog)])
+    if args.catalog.startswith(("postgresql://", "postgres://")):
+        name = args.catalog.rsplit("/", 1)[-1].split("?")[0] or "catalog"
+        return Target("catalog", name, [CATALOG.at(args.catalog)])
+    return Target("catalog", Path(args.catalog).stem, [CATALOG.at(Path(args.catalog))])
 
 
 def tell_elsewhere(chosen: Target, work: str) -> None:

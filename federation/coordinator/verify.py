@@ -130,14 +130,5 @@ def coordinator_stores(config: CoordinatorConfig, *,
     if catalog:
         places.append((CATALOG, config.catalog_path))
     for kind, place in places:
-        if isinstance(place, Path):
-            stores.append(kind.at(place))
-        else:
-            elsewhere.append(f"the {kind.name} is in PostgreSQL ({_without_password(place)})")
+        stores.append(kind.at(place))  # a file, or a database (pg_dump)
     return stores, elsewhere
-
-
-def _without_password(url: str) -> str:
-    scheme, _, rest = url.partition("://")
-    credentials, at, host = rest.rpartition("@")
-    return f"{scheme}://{credentials.partition(':')[0]}{at}{host}" if at else url
