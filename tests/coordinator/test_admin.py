@@ -37,8 +37,8 @@ async def test_a_rotated_token_locks_out_the_old_one_and_the_node_gets_the_new(n
         await registry.rotate_token("NOBODY")
 
 
-async def test_priority_and_addresses_change_without_registering_again(tmp_path):
-    network = await start_network(tmp_path)
+async def test_priority_and_addresses_change_without_registering_again(tmp_path, state_db):
+    network = await start_network(tmp_path, state_db=state_db)
     try:
         node = await network.coordinator.registry.update_node("LIB_B", priority=5)
         assert node.priority == 5

@@ -38,8 +38,8 @@ async def test_a_free_copy_and_a_lender_that_lent_little_come_first(network):
     assert not libs["BRANCH"].received
 
 
-async def test_configured_priority_breaks_ties(tmp_path):
-    network = await start_network(tmp_path)
+async def test_configured_priority_breaks_ties(tmp_path, state_db):
+    network = await start_network(tmp_path, state_db=state_db)
     try:
         await network.coordinator.store._execute(
             "UPDATE nodes SET priority = 5 WHERE symbol = 'LIB_B'")
