@@ -69,6 +69,9 @@ async def report_supplier(
                     request.due_time = due_time or at + service.timing.loan_period
                 else:
                     request.supplied_time = at
+            elif after is Status.EXPECT_TO_SUPPLY:
+                # Still an answer owed: a lender that stays silent after it is passed over.
+                request.deadline_at = at + service.timing.answer_deadline
             else:
                 request.deadline_at = None
             deliveries = [(request.attempt, request.lender, str(after), None, request.due_time,

@@ -68,6 +68,13 @@ class Timing:
     renewal_period: float = 21 * 24 * 3600.0
 
 
+def _waiting_on_peer(request: LoanRequest) -> bool:
+    """An offer the current lender acknowledged (stored RequestReceived, its entry
+    offered, an answer deadline running): offering it again would send it twice."""
+    entry = request.current_entry()
+    return entry is not None and entry.outcome is Outcome.OFFERED
+
+
 def _rota_note(request: LoanRequest) -> str:
     usable = sum(1 for e in request.rota if e.outcome is Outcome.PENDING)
     return f"rota of {len(request.rota)} ({usable} answered availability)"
@@ -207,6 +214,8 @@ class LoanService:
     async def _drive(self, request: LoanRequest) -> None:
         """Offer lender after lender until one answers or the rota ends (lock held)."""
         while request.status is Status.REQUEST_RECEIVED:
+            if request.deadline_at is not None and _waiting_on_peer(request):
+                return  # a peer confirmed the offer: its answer comes, or the deadline
             if request.needed_before is not None and request.needed_before <= now():
                 await self.end_past_need(request)
                 return
@@ -272,7 +281,12 @@ class LoanService:
             return False
         if answer.status is Status.UNFILLED:
             entry.outcome, entry.reason = Outcome.UNFILLED, answer.reason
-            await self._next_lender(request, entry, entry.lender, f"Unfilled: {answer.reason}")
+            # A peer's ERROR may answer a request it did get (a resend after a lost
+            # confirmation): it is told Cancel, and drops it if it never had it.
+            release = [(request.attempt, request.lender, str(Status.CANCELLED), None, None,
+                        "the request went to another library")] if node.is_peer else []
+            await self._next_lender(request, entry, entry.lender, f"Unfilled: {answer.reason}",
+                                    release)
             return False
         before, request.status = request.status, answer.status
         if answer.status is Status.WILL_SUPPLY:

@@ -120,14 +120,25 @@ class SharedLocks(KeyedLocks):
         super().__init__()
         self._connection, self._url = connection, url
         self._guard = asyncio.Lock()  # one statement at a time on the connection
+        #: (namespace, key) of every advisory lock this session holds now.
+        self._held: set[tuple[int, str]] = set()
+        #: Locks a dropped session took with it while still held here: another
+        #: coordinator may have them now, so writes wait until they are let go.
+        self.lost: set[tuple[int, str]] = set()
 
     async def _ask(self, sql: str, *params) -> bool:
         """One lock question; asked again once on a new session if the old one was
-        dropped (its locks died with it, so nothing held is lost by asking again)."""
+        dropped. Whatever the old session held is *lost* (see :attr:`lost`)."""
         async with self._guard:
             for last in (False, True):
                 if self._connection.closed or self._connection.broken:
-                    log.warning("the PostgreSQL lock connection was lost; reconnecting")
+                    if self._held:
+                        log.error("the PostgreSQL lock connection was lost holding %d lock(s);"
+                                  " writes wait until their holders let go", len(self._held))
+                        self.lost |= self._held
+                        self._held = set()
+                    else:
+                        log.warning("the PostgreSQL lock connection was lost; reconnecting")
                     self._connection = await _connect(self._url)
                 try:
                     cursor = await self._connection.execute(sql, params)
@@ -138,11 +149,31 @@ class SharedLocks(KeyedLocks):
                         raise Unavailable(f"the coordinator's PostgreSQL: {error}") from error
         return bool(next(iter(row.values())))
 
+    async def _take(self, namespace: int, key: str) -> bool:
+        try:
+            got = await self._ask("SELECT pg_try_advisory_lock(%s, hashtext(%s)) AS got",
+                                  namespace, key)
+        except BaseException:
+            # Cancelled (or failed) while asking: the server may have granted it.
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._ask(
+                    "SELECT pg_advisory_unlock(%s, hashtext(%s)) AS done", namespace, key))
+            raise
+        if got:
+            self._held.add((namespace, key))
+        return got
+
+    async def _let_go(self, namespace: int, key: str) -> None:
+        if (namespace, key) in self.lost:
+            self.lost.discard((namespace, key))  # died with the old session
+            return
+        self._held.discard((namespace, key))
+        await self._ask("SELECT pg_advisory_unlock(%s, hashtext(%s)) AS done", namespace, key)
+
     async def acquire(self, key: str) -> None:
         await super().acquire(key)
         try:
-            while not await self._ask("SELECT pg_try_advisory_lock(%s, hashtext(%s)) AS got",
-                                      _REQUEST_LOCKS, key):
+            while not await self._take(_REQUEST_LOCKS, key):
                 await asyncio.sleep(LOCK_POLL)
         except BaseException:
             super().release(key)
@@ -150,8 +181,7 @@ class SharedLocks(KeyedLocks):
 
     async def release_async(self, key: str) -> None:
         try:
-            await self._ask("SELECT pg_advisory_unlock(%s, hashtext(%s)) AS done",
-                            _REQUEST_LOCKS, key)
+            await self._let_go(_REQUEST_LOCKS, key)
         finally:
             super().release(key)
 
@@ -159,11 +189,10 @@ class SharedLocks(KeyedLocks):
         return _SharedHeld(self, key)
 
     async def try_duty(self, duty: str) -> bool:
-        return await self._ask("SELECT pg_try_advisory_lock(%s, hashtext(%s)) AS got",
-                               _DUTY_LOCKS, duty)
+        return await self._take(_DUTY_LOCKS, duty)
 
     async def end_duty(self, duty: str) -> None:
-        await self._ask("SELECT pg_advisory_unlock(%s, hashtext(%s)) AS done", _DUTY_LOCKS, duty)
+        await self._let_go(_DUTY_LOCKS, duty)
 
 
 class _SharedHeld:
@@ -243,6 +272,11 @@ class PostgresStore(CoordinatorStore):
             return results
 
     async def _transaction(self, statements: Sequence[Statement]) -> list[int]:
+        if self.locks.lost:
+            # A holder whose lock died with its session must not write what it decided
+            # under it: another coordinator may be changing the same request now.
+            raise Unavailable("the coordinator lost its PostgreSQL locks; writes wait until "
+                              "the work done under them has stopped")
         async with self._writing:
             counts = []
             writer = await self._fresh("_writer")

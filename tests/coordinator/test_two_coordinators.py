@@ -164,3 +164,28 @@ async def test_a_dropped_database_connection_is_opened_again(postgres_url,
         assert (await store.node("LIB")).up
     finally:
         await store.close()
+
+
+async def test_locks_lost_with_their_session_stop_the_writes_made_under_them(postgres_url,
+                                                                             postgres_server):
+    from federation.coordinator.model import Node
+    from federation.errors import Unavailable
+
+    first, second = (await CoordinatorStore.open(postgres_url),
+                     await CoordinatorStore.open(postgres_url))
+    try:
+        async with first.locks("ill-x"):
+            pid = postgres_server.sql(
+                "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted").strip()
+            postgres_server.sql(f"SELECT pg_terminate_backend({pid})")
+            async with second.locks("ill-x"):  # the other coordinator may take it now
+                pass
+            await first.locks.try_duty("probe")  # the first one notices on its next question
+            await first.locks.end_duty("probe")
+            with pytest.raises(Unavailable, match="lost"):
+                await first.add_node(Node("LIB", "A", "127.0.0.1:1", "http://x/oai"), "h", 1.0)
+        # Once the holder let go, writes go on.
+        await first.add_node(Node("LIB", "A", "127.0.0.1:1", "http://x/oai"), "h", 1.0)
+    finally:
+        await first.close()
+        await second.close()
