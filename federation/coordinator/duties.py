@@ -120,8 +120,14 @@ async def send_outbox(service: LoanService) -> int:
         for delivery in due:
             by_lender.setdefault(delivery.lender, []).append(delivery)
         batches = by_lender.values()
-        sent = await asyncio.gather(*(_send_in_order(service, items) for items in batches))
-    return sum(sent)
+        # Every batch ends before the locks are let go (a failed one must not leave the
+        # others sending while another coordinator takes the outbox).
+        sent = await asyncio.gather(*(_send_in_order(service, items) for items in batches),
+                                    return_exceptions=True)
+    for outcome in sent:
+        if isinstance(outcome, BaseException):
+            log.error("sending the outbox failed: %r", outcome)
+    return sum(n for n in sent if isinstance(n, int))
 
 
 async def _send_in_order(service: LoanService, deliveries: list[Delivery]) -> int:
@@ -140,7 +146,9 @@ async def _send_in_order(service: LoanService, deliveries: list[Delivery]) -> in
                         delivery.request_id, error)
             await service.store.delivered(delivery.id)
             continue
-        except Unavailable as error:
+        except Exception as error:  # noqa: BLE001 - Unavailable, or a bug: try again later
+            if not isinstance(error, Unavailable):
+                log.exception("sending %s to %s failed", delivery.status, node.symbol)
             pause = min(service.gateway.backoff * 2 ** delivery.tries, MAX_BACKOFF)
             await service.store.delivery_failed(delivery.id, now() + pause, str(error))
             return sent  # keep this library's messages in order: the rest wait

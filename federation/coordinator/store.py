@@ -341,8 +341,12 @@ class CoordinatorStore:
     # -- outbox ------------------------------------------------------------------
 
     async def due_deliveries(self, at: float, limit: int = 200) -> list[Delivery]:
+        # A library's rows go in order: none is due while an earlier one waits to be tried
+        # again (the peer that was down hears WillSupply before Loaned).
         rows = await self._all(
-            "SELECT * FROM deliveries WHERE next_try <= ? ORDER BY id LIMIT ?", (at, limit)
+            "SELECT * FROM deliveries d WHERE next_try <= ? AND NOT EXISTS (SELECT 1 FROM"
+            " deliveries e WHERE e.lender = d.lender AND e.id < d.id AND e.next_try > ?)"
+            " ORDER BY id LIMIT ?", (at, at, limit)
         )
         return [Delivery(row) for row in rows]
 

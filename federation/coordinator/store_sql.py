@@ -213,10 +213,12 @@ def transition_statements(
               request.due_time, e.note, request.updated, request.requester) for e in owed],
             True))
     if lending:
-        statements.append(("UPDATE nodes SET lent = lent + 1 WHERE symbol = ?",
-                           (lending[0],), False))
-        statements.append(("UPDATE nodes SET borrowed = borrowed + 1 WHERE symbol = ?",
-                           (lending[1],), False))
+        # One statement for both rows, so two coordinators recording reciprocal loans
+        # lock them in the same order (no deadlock).
+        statements.append((
+            "UPDATE nodes SET lent = lent + CASE WHEN symbol = ? THEN 1 ELSE 0 END,"
+            " borrowed = borrowed + CASE WHEN symbol = ? THEN 1 ELSE 0 END"
+            " WHERE symbol IN (?, ?)", (*lending, *lending), False))
     return statements
 
 

@@ -134,7 +134,12 @@ async def test_a_killed_peer_hears_every_status_when_it_is_back(peered):
     back.borrowed = outside.borrowed
     peered.outside = await back.start(port)
     assert await until(lambda: _heard(back, theirs, "Loaned"), timeout=20)
-    assert await store.pending_deliveries() == 0
+    # Delivered once the peer's confirmation is back (a moment after it heard it).
+    assert await until(lambda: _none_pending(store))
+
+
+async def _none_pending(store) -> bool:
+    return await store.pending_deliveries() == 0
 
 
 async def _heard(outside, theirs: str, status: str) -> bool:
@@ -342,6 +347,42 @@ async def test_a_peer_with_a_security_code_must_send_it(tmp_path):
         with pytest.raises(RuntimeError, match="securityCode"):
             await outside.borrow(isbn="9785170906895")
         assert await net.coordinator.store.list_requests(None) == []
+    finally:
+        await web.stop()
+        await outside.stop()
+        await stop_network(net)
+
+
+async def test_a_peer_down_for_one_message_hears_them_in_order(peered):
+    """WillSupply fails to arrive; Loaned must not overtake it when the peer is back."""
+    outside, store = peered.outside, peered.coordinator.store
+    port, url = outside.port, outside.network_url
+    theirs = await outside.borrow(isbn="9785170906895")
+    request = await store.request_by_key("UNI", theirs)
+    await outside.stop()  # before the outbox had a chance to send WillSupply
+    await asyncio.sleep(0.3)
+    await peered.link(request.lender).report_supplier(request.request_id, c.LOAN_STATUS_LOANED)
+    back = OutsideLibrary(agency=("ISIL", "XX-UNI"), network_url=url)
+    back.borrowed = outside.borrowed
+    peered.outside = await back.start(port)
+    assert await until(lambda: _heard(back, theirs, "Loaned"), timeout=20)
+    heard = [s for s in back.borrowed[theirs].statuses]
+    assert heard[-2:] == ["WillSupply", "Loaned"], heard
+
+
+async def test_a_title_with_a_control_character_still_makes_a_valid_offer(tmp_path, state_db):
+    outside = await OutsideLibrary(agency=("ISIL", "XX-UNI")).start()
+    clusters = {"c-odd": ("Odd\x1ftitle", [("BRANCH", "b1"), ("UNI", "u1")])}
+    net = await start_network(tmp_path, symbols=("BRANCH",), catalog=HoldingsTable(clusters),
+                              state_db=state_db,
+                              peers=[PeerConfig("UNI", outside.url, "ISIL:XX-UNI")])
+    web = await serve_coordinator_web(net.coordinator, f"127.0.0.1:{free_port()}")
+    outside.network_url = web.url + "iso18626"
+    try:
+        request = await net.link("BRANCH").submit("p-1", cluster_id="c-odd")
+        assert request.lender_symbol == "UNI"
+        assert await until(lambda: _is(net, request.request_id, Status.LOANED))
+        assert outside.invalid == []
     finally:
         await web.stop()
         await outside.stop()
