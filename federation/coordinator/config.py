@@ -166,6 +166,9 @@ class CoordinatorConfig:
         symbols = [peer.symbol for peer in table["peers"]]
         if len(set(symbols)) != len(symbols):
             raise ConfigError(f"{path}: two peers share a symbol ({', '.join(symbols)})")
+        agencies = [peer.agency_id for peer in table["peers"]]
+        if len(set(agencies)) != len(agencies):
+            raise ConfigError(f"{path}: two peers share an agency id ({', '.join(agencies)})")
         if ":" not in str(table.get("agency_id", "LIBFED:NETWORK")):
             raise ConfigError(f"{path}: agency_id must be TYPE:VALUE, e.g. LIBFED:NETWORK")
         try:

@@ -84,6 +84,11 @@ class NodeRegistry:
                     from error
         if peers:
             log.info("ISO 18626 peers: %s", ", ".join(p.symbol for p in peers))
+        for peer in peers:
+            if not peer.security_code:
+                log.warning("peer %s has no security_code: anyone who can reach /iso18626 "
+                            "and knows its agency id %s can act for it", peer.symbol,
+                            peer.agency_id)
 
     async def register_source(self, node: Node) -> None:
         """Make the node's OAI-PMH provider a harvest source of the union catalog

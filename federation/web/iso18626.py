@@ -3,7 +3,9 @@
 A thin adapter: the body goes to the coordinator's ISO 18626 gateway
 (:mod:`federation.coordinator.iso18626.inbound`) through the backend, and its
 confirmation comes back as the response, HTTP 200 even for an ERROR
-confirmation (the error is the confirmation's, as ISO 18626 peers expect).
+confirmation (the error is the confirmation's, as ISO 18626 peers expect). Only a
+trouble of ours (the database unreachable) is HTTP 503: the message was fine,
+and the peer sends it again later.
 A GET says what the endpoint is, so a person or a health check can see it lives.
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from federation.coordinator.iso18626.messages import MAX_BYTES
+from federation.errors import Unavailable
 from federation.web.render import BACKEND
 
 PATH = "/iso18626"
@@ -24,8 +27,15 @@ def add_routes(router: web.UrlDispatcher) -> None:
 
 
 async def exchange(request: web.Request) -> web.Response:
-    body = await request.content.read(MAX_BYTES + 1)
-    answer = await request.app[BACKEND].iso18626(body)
+    if (request.content_length or 0) > MAX_BYTES:
+        raise web.HTTPRequestEntityTooLarge(max_size=MAX_BYTES, actual_size=request.content_length)
+    body = await request.read()  # the whole body, however many packets it came in
+    try:
+        answer = await request.app[BACKEND].iso18626(body)
+    except Unavailable as error:
+        # Our trouble, not the message's: the peer should send it again later.
+        return web.Response(status=503, text=f"try again later: {error}\n",
+                            headers={"Retry-After": "30"})
     return web.Response(body=answer, content_type=XML, charset="utf-8")
 
 

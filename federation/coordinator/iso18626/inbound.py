@@ -15,6 +15,7 @@ not allowed now) is answered ERROR with its errorType and changes nothing.
 
 from __future__ import annotations
 
+import hmac
 import logging
 
 from federation.catalog.storage import cluster_pk
@@ -31,7 +32,7 @@ from federation.coordinator.iso18626.messages import (
 )
 from federation.coordinator.model import Action, ServiceType, Status, iso, now
 from federation.coordinator.service import Submission
-from federation.errors import LibfedError, NotFound
+from federation.errors import LibfedError, NotFound, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +82,8 @@ class Iso18626Inbound:
             raise _value_error(f"agency {theirs} is not a peer of this network")
         if ours != self.agency:
             raise _value_error(f"{side}AgencyId {ours} is not this network ({self.agency})")
-        if peer.security_code and header.security_code != peer.security_code:
+        if peer.security_code and not hmac.compare_digest(header.security_code.encode(),
+                                                          peer.security_code.encode()):
             raise _value_error("requestingAgencyAuthentication/securityCode does not match")
         return peer
 
@@ -95,6 +97,8 @@ class Iso18626Inbound:
                 return message.reason
             await self._action(peer, message)
             return message.action
+        except Unavailable:
+            raise  # ours, not the message's: HTTP 503, the peer tries again
         except LibfedError as error:  # the service refused: say why, nothing changed
             raise _value_error(str(error)) from error
 

@@ -282,7 +282,10 @@ def _time(text: str) -> float | None:
     """An xs:dateTime as epoch seconds (no zone: UTC), None when absent."""
     if not text:
         return None
-    stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    try:
+        stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as error:  # schema-valid, but not a moment (24:00:00, year 0…)
+        raise MessageError(ErrorType.UNRECOGNISED_DATA_VALUE, f"{text}: {error}") from None
     if stamp.tzinfo is None:
         from datetime import UTC
 
@@ -312,10 +315,14 @@ def parse_confirmation(body: bytes, expected: str) -> Confirmation:
 # -- writing our messages --------------------------------------------------------------
 
 
+#: Characters XML 1.0 cannot carry (MARC titles sometimes hold a stray \x1f).
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
 def _sub(parent: etree._Element, name: str, text: str | None = None) -> etree._Element:
     child = etree.SubElement(parent, f"{{{NS}}}{name}")
     if text is not None:
-        child.text = text
+        child.text = _NOT_XML.sub(" ", text)
     return child
 
 
