@@ -13,6 +13,7 @@ version no older than the server's.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -26,8 +27,22 @@ SUFFIX = ".pgdump"
 
 
 def shown(url: str) -> str:
-    """A URL for manifests and messages: its password left out."""
-    return re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", url)
+    """A URL for manifests and messages: its password left out (user:…@ or ?password=)."""
+    url = re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", url)
+    return re.sub(r"([?&]password=)[^&]*", r"\1***", url)
+
+
+def _split(url: str) -> tuple[str, dict[str, str]]:
+    """The connection string without its password, and the environment that carries it:
+    a password on a command line is seen by every local user (ps)."""
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    params = conninfo_to_dict(url)
+    password = params.pop("password", None)
+    env = dict(os.environ)
+    if password is not None:
+        env["PGPASSWORD"] = str(password)
+    return make_conninfo(**params), env
 
 
 def _tool(name: str) -> str:
@@ -38,8 +53,9 @@ def _tool(name: str) -> str:
     return found
 
 
-def _run(*argv: str, timeout: float = 3600.0) -> str:
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+def _run(*argv: str, timeout: float = 3600.0, env: dict[str, str] | None = None) -> str:
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False,
+                          env=env)
     if done.returncode != 0:
         raise FailedPrecondition(f"{Path(argv[0]).name} failed: {done.stderr.strip()[-800:]}")
     return done.stdout
@@ -87,8 +103,9 @@ def dump(url: str, target: Path) -> tuple[dict[str, int], int, float]:
             cursor.execute("SELECT pg_export_snapshot()")
             snapshot = cursor.fetchone()[0]
             counts, version = table_counts(cursor), schema_version(cursor)
+            conninfo, env = _split(url)
             _run(pg_dump, "--format=custom", "--no-owner", "--no-privileges",
-                 f"--snapshot={snapshot}", f"--file={target}", url)
+                 f"--snapshot={snapshot}", f"--file={target}", f"--dbname={conninfo}", env=env)
             cursor.execute("COMMIT")
     finally:
         connection.close()
@@ -107,8 +124,10 @@ def readable(dump_file: Path) -> str | None:
 def restore(dump_file: Path, url: str) -> None:
     """Put the dump back into the database at ``url``, in one transaction (all or nothing):
     what the database held of the dump's tables is dropped first."""
+    conninfo, env = _split(url)
     _run(_tool("pg_restore"), "--clean", "--if-exists", "--single-transaction",
-         "--exit-on-error", "--no-owner", "--no-privileges", f"--dbname={url}", str(dump_file))
+         "--exit-on-error", "--no-owner", "--no-privileges", f"--dbname={conninfo}",
+         str(dump_file), env=env)
 
 
 def other_sessions(url: str) -> list[tuple[int, str]]:
@@ -119,7 +138,7 @@ def other_sessions(url: str) -> list[tuple[int, str]]:
         rows = connection.execute(
             "SELECT pid, COALESCE(NULLIF(application_name, ''), client_addr::text, 'local')"
             " FROM pg_stat_activity WHERE datname = current_database()"
-            " AND pid != pg_backend_pid()").fetchall()
+            " AND pid != pg_backend_pid() AND backend_type = 'client backend'").fetchall()
     finally:
         connection.close()
     return [(pid, str(name)) for pid, name in rows]

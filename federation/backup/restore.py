@@ -148,18 +148,9 @@ def restore_backup(folder: Path, targets: Mapping[str, Path], *, force: bool = F
                                  + "; ".join(damaged))
     wanted = {f.store: _place(targets[f.store], f.file, folder) for f in manifest.files}
     warnings += check_not_held(wanted, force)
-    # Dumps first: each goes back in one transaction of its own, before any file moves.
-    done_in_postgres = []
-    for entry in manifest.files:
-        if isinstance(wanted[entry.store], str):
-            from federation.backup import pg_dump
-
-            pg_dump.restore(folder / entry.file, wanted[entry.store])
-            log.info("restored %s to %s from %s", entry.store,
-                     pg_dump.shown(wanted[entry.store]), folder)
-            done_in_postgres.append(Restored(entry.store, pg_dump.shown(wanted[entry.store]),
-                                             None))
     files = [f for f in manifest.files if not isinstance(wanted[f.store], str)]
+    dumps = [f for f in manifest.files if isinstance(wanted[f.store], str)]
+    done_in_postgres = []
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
     staged: list[tuple[str, Path, Path]] = []
     swapped: list[tuple[Path, Path | None]] = []
@@ -174,6 +165,16 @@ def restore_backup(folder: Path, targets: Mapping[str, Path], *, force: bool = F
             if sha256_file(tmp) != entry.sha256:
                 raise FailedPrecondition(f"{tmp}: the copy of {entry.file} does not match the "
                                          "manifest (disk trouble?); nothing was restored")
+        # The SQLite copies are staged and checked; now each dump goes back in one
+        # transaction of its own, and only then do the files move.
+        for entry in dumps:
+            from federation.backup import pg_dump
+
+            pg_dump.restore(folder / entry.file, wanted[entry.store])
+            log.info("restored %s to %s from %s", entry.store,
+                     pg_dump.shown(wanted[entry.store]), folder)
+            done_in_postgres.append(Restored(entry.store, pg_dump.shown(wanted[entry.store]),
+                                             None))
         for _store, target, tmp in staged:
             aside = _move_aside(target, stamp)
             swapped.append((target, aside))

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from federation.backup.pg_dump import shown
 from federation.coordinator.config import CoordinatorConfig
 from federation.coordinator.store import CoordinatorStore, is_url
 from federation.errors import FailedPrecondition, InvalidArgument
@@ -28,9 +29,14 @@ class StateMoved:
 
 def _listening(address: str) -> bool:
     host, _, port = address.rpartition(":")
-    with socket.socket() as sock:
-        sock.settimeout(0.5)
-        return sock.connect_ex((host or "127.0.0.1", int(port))) == 0
+    host = host.strip("[]")
+    if host in ("", "0.0.0.0", "::"):
+        host = "127.0.0.1" if host != "::" else "::1"
+    try:
+        with socket.create_connection((host, int(port)), timeout=0.5):
+            return True
+    except OSError:
+        return False
 
 
 async def migrate_state(
@@ -57,7 +63,7 @@ async def migrate_state(
         raise
     try:
         if any((await target.row_counts()).values()):
-            raise FailedPrecondition(f"{url.split('@')[-1]} already holds a coordinator's "
+            raise FailedPrecondition(f"{shown(url)} already holds a coordinator's "
                                      "state; migrate into an empty database")
         tables = {}
         for table in CoordinatorStore.TABLES:
@@ -72,4 +78,4 @@ async def migrate_state(
         await source.close()
     config.state_db = url
     config.write(config_path)
-    return StateMoved(source_path, url.split("@")[-1], copied, time.monotonic() - started)
+    return StateMoved(source_path, shown(url), copied, time.monotonic() - started)
