@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from federation.catalog.model import SearchResult
+
 #: The columns of the first tier: a hit there matched in the title or authors.
 TIER_COLUMNS = "{title authors authors_latin}"
 
@@ -45,6 +47,31 @@ class TieredPages:
 
     async def _boundary(self, tier: str, libraries: list[str]) -> int | None:
         """The pk of the tier's ``rank_all_limit``-th newest hit; None when it has fewer."""
+        raise NotImplementedError
+
+    async def _answer(
+        self, counts: dict[str, dict[str, int]], total: int, sampled: int,
+        page: list[tuple[int, int]], rank_here: bool, match: str, libraries: list[str],
+        limit: int, offset: int,
+    ) -> SearchResult:
+        """A search's answer from what its one statement counted: facets scaled up when
+        they were counted on a sample, and the page's clusters (ranked in that statement
+        when ``rank_here``, else ranked whole or by tiers here)."""
+        estimated = sampled < total
+        scale = total / sampled if estimated and sampled else 1
+        facets = {
+            name: {value: max(1, round(count * scale)) for value, count in _by_count(found)}
+            for name, found in counts.items()
+        }
+        if rank_here:
+            pks = [pk for _rank, pk in sorted(page)]
+        elif total <= self.rank_all_limit:  # filtered down to a small answer: rank it all
+            pks = await self._ranked(Part(match), libraries, limit, offset)
+        else:
+            pks = await self._tiered_page(match, libraries, limit, offset, total)
+        return SearchResult(total, await self.summaries(pks), facets, estimated)
+
+    async def summaries(self, pks: list[int]) -> list:
         raise NotImplementedError
 
     async def _tiered_page(
@@ -92,3 +119,8 @@ class TieredPages:
             (Part(tier, lowest=boundary), self.rank_all_limit),
             (Part(tier, below=boundary), older),
         ]
+
+
+def _by_count(counts: dict[str, int]) -> list[tuple[str, int]]:
+    """Facet values most frequent first (ties alphabetical)."""
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))

@@ -119,19 +119,8 @@ class SearchReader(TieredPages):
                 page.append((count, int(value)))
             elif value is not None and value != "":
                 counts[kind][value] = counts[kind].get(value, 0) + count
-        estimated = sampled < total
-        scale = total / sampled if estimated and sampled else 1
-        facets = {
-            name: {value: max(1, round(count * scale)) for value, count in _by_count(found)}
-            for name, found in counts.items()
-        }
-        if rank_here:
-            pks = [pk for _rank, pk in sorted(page)]
-        elif total <= self.rank_all_limit:  # filtered down to a small answer: rank it all
-            pks = await self._ranked(Part(match), libraries, limit, offset)
-        else:
-            pks = await self._tiered_page(match, libraries, limit, offset, total)
-        return SearchResult(total, await self.summaries(pks), facets, estimated)
+        return await self._answer(counts, total, sampled, page, rank_here, match, libraries,
+                                  limit, offset)
 
     async def _count(self, part: Part, libraries: list[str]) -> int:
         hits, params = _hits(part.match, libraries, ranked=False, part=part)
@@ -308,5 +297,3 @@ def _order_by(order: Any) -> str:
     return ", ".join([*terms, "pk"])
 
 
-def _by_count(counts: dict[str, int]) -> list[tuple[str, int]]:
-    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))

@@ -119,19 +119,8 @@ class SearchReader(TieredPages):
                     page.append((count, first))
                 else:
                     _count_facets(counts, count, first, language, fmt, libraries_)
-        estimated = sampled < total
-        scale = total / sampled if estimated and sampled else 1
-        facets = {
-            name: {value: max(1, round(count * scale)) for value, count in _by_count(found)}
-            for name, found in counts.items()
-        }
-        if rank_here:
-            pks = [pk for _rank, pk in sorted(page)]
-        elif total <= self.rank_all_limit:  # filtered down to a small answer: rank it all
-            pks = await self._ranked(Part(match), libraries, limit, offset)
-        else:
-            pks = await self._tiered_page(match, libraries, limit, offset, total)
-        return SearchResult(total, await self.summaries(pks), facets, estimated)
+        return await self._answer(counts, total, sampled, page, rank_here, match, libraries,
+                                  limit, offset)
 
     async def _count(self, part: Part, libraries: list[str]) -> int:
         """How many clusters match (FTS5 counts without reading positions: cheap)."""
@@ -312,8 +301,6 @@ def _order_by(order: Any) -> str:
     return ", ".join([*terms, "pk"])
 
 
-def _by_count(counts: dict[str, int]) -> list[tuple[str, int]]:
-    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
 
 
 def _count_facets(
