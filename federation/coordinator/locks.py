@@ -27,6 +27,10 @@ class KeyedLocks:
         lock = self._locks.setdefault(key, asyncio.Lock())
         await lock.acquire()
 
+    async def release_async(self, key: str) -> None:
+        """Let go of ``key`` (async, so a lock held elsewhere too can be let go there)."""
+        self.release(key)
+
     def release(self, key: str) -> None:
         self._locks[key].release()
         self._users[key] -= 1
@@ -43,4 +47,4 @@ class _Held:
         await self._owner.acquire(self._key)
 
     async def __aexit__(self, *exc) -> None:
-        self._owner.release(self._key)
+        await self._owner.release_async(self._key)

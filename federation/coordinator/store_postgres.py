@@ -185,25 +185,11 @@ class SharedLocks(KeyedLocks):
         finally:
             super().release(key)
 
-    def __call__(self, key: str) -> _SharedHeld:
-        return _SharedHeld(self, key)
-
     async def try_duty(self, duty: str) -> bool:
         return await self._take(_DUTY_LOCKS, duty)
 
     async def end_duty(self, duty: str) -> None:
         await self._let_go(_DUTY_LOCKS, duty)
-
-
-class _SharedHeld:
-    def __init__(self, owner: SharedLocks, key: str) -> None:
-        self._owner, self._key = owner, key
-
-    async def __aenter__(self) -> None:
-        await self._owner.acquire(self._key)
-
-    async def __aexit__(self, *exc) -> None:
-        await self._owner.release_async(self._key)
 
 
 class PostgresStore(CoordinatorStore):
