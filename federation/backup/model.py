@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from federation.database_url import is_url, shown
+
 #: Told how far a long piece of work is: (what, done, total).
 Progress = Callable[[str, int, int], None]
 
@@ -40,7 +42,7 @@ class StoreKind:
 
     def at(self, place: Path | str) -> Store:
         """The store of this kind at a file, or in the PostgreSQL database at a URL."""
-        if isinstance(place, str) and place.startswith(("postgresql://", "postgres://")):
+        if is_url(place):
             return Store(self, Path(), url=place)
         return Store(self, Path(place))
 
@@ -61,11 +63,7 @@ class Store:
     @property
     def place(self) -> str:
         """Where it is, for people (a URL without its password)."""
-        if self.url:
-            from federation.backup.pg_dump import shown
-
-            return shown(self.url)
-        return str(self.path)
+        return shown(self.url) if self.url else str(self.path)
 
 
 @dataclass(frozen=True, slots=True)

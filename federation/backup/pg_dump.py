@@ -14,22 +14,16 @@ version no older than the server's.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
 import time
 from pathlib import Path
 
+from federation.database_url import shown
 from federation.errors import FailedPrecondition
 
 #: The suffix of a dump in a backup folder (a SQLite copy ends .sqlite).
 SUFFIX = ".pgdump"
-
-
-def shown(url: str) -> str:
-    """A URL for manifests and messages: its password left out (user:…@ or ?password=)."""
-    url = re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", url)
-    return re.sub(r"([?&]password=)[^&]*", r"\1***", url)
 
 
 def _split(url: str) -> tuple[str, dict[str, str]]:

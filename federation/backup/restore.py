@@ -20,6 +20,7 @@ from pathlib import Path
 
 from federation.backup.checksum import fsync_path, sha256_file
 from federation.backup.manifest import Manifest, damaged_files
+from federation.database_url import is_url, shown
 from federation.errors import FailedPrecondition, InvalidArgument
 
 log = logging.getLogger(__name__)
@@ -98,7 +99,7 @@ def check_not_held(targets: Mapping[str, Path | str], force: bool) -> list[str]:
             from federation.backup import pg_dump
 
             held = pg_dump.other_sessions(path)
-            path = pg_dump.shown(path)
+            path = shown(path)
         else:
             held = holders(path)
         if held is None:
@@ -172,8 +173,8 @@ def restore_backup(folder: Path, targets: Mapping[str, Path], *, force: bool = F
 
             pg_dump.restore(folder / entry.file, wanted[entry.store])
             log.info("restored %s to %s from %s", entry.store,
-                     pg_dump.shown(wanted[entry.store]), folder)
-            done_in_postgres.append(Restored(entry.store, pg_dump.shown(wanted[entry.store]),
+                     shown(wanted[entry.store]), folder)
+            done_in_postgres.append(Restored(entry.store, shown(wanted[entry.store]),
                                              None))
         for _store, target, tmp in staged:
             aside = _move_aside(target, stamp)
@@ -197,13 +198,13 @@ def _place(target: Path | str, file: str, folder: Path) -> Path | str:
     """Where one copy goes: a dump into a database URL, a SQLite copy to a file."""
     from federation.backup.pg_dump import SUFFIX
 
-    is_url = isinstance(target, str) and target.startswith(("postgresql://", "postgres://"))
-    if file.endswith(SUFFIX) != is_url:
+    database = is_url(target)
+    if file.endswith(SUFFIX) != database:
         raise InvalidArgument(
             f"{folder}: {file} is a {'PostgreSQL dump' if file.endswith(SUFFIX) else 'SQLite copy'}"
-            f", but its store here is {'a database' if is_url else 'a file'}: nothing was "
+            f", but its store here is {'a database' if database else 'a file'}: nothing was "
             "restored (move it with `libfed catalog migrate` / `coordinator migrate` first)")
-    return target if is_url else Path(target)
+    return target if database else Path(target)
 
 
 def _move_aside(target: Path, stamp: str) -> Path | None:

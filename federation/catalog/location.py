@@ -9,28 +9,11 @@ host, port, database, ``?sslmode=…``, a socket folder as ``?host=/run/postgres
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from federation.catalog.storage import CatalogStorage
+from federation.database_url import is_url
 from federation.errors import FailedPrecondition, NotFound
-
-_SCHEMES = ("postgresql://", "postgres://")
-
-
-def is_url(location: str | Path) -> bool:
-    """True for a PostgreSQL URL, false for a file path."""
-    return isinstance(location, str) and location.startswith(_SCHEMES)
-
-
-def resolve(home: Path, value: str) -> str | Path:
-    """A location as a config file gives it: a URL as it is, a path relative to ``home``."""
-    return value if is_url(value) else home / value
-
-
-def shown(location: str | Path) -> str:
-    """The location for messages and logs: a URL's password is left out."""
-    return re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", str(location))
 
 
 async def open_storage(location: str | Path, *, create: bool = True) -> CatalogStorage:

@@ -21,10 +21,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from federation.catalog.location import is_url, shown
 from federation.catalog.merge import ClusterRow
 from federation.catalog.model import SourceState
 from federation.catalog.storage import RecordRow
+from federation.database_url import is_url, shown
 from federation.errors import InvalidArgument
 
 #: Rows read and written at a time.

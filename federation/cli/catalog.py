@@ -21,10 +21,10 @@ from rich.table import Table
 
 from federation.catalog import ClusterDetail, SearchResult, UnionCatalog
 from federation.catalog.cql import CqlError
-from federation.catalog.location import is_url, shown
 from federation.catalog.model import CatalogStats
 from federation.cli import catalog_migrate, catalog_sru
 from federation.cli.common import EXIT_OK, EXIT_USAGE, fail, print_json
+from federation.database_url import is_url, shown
 from federation.errors import LibfedError
 
 

@@ -27,8 +27,8 @@ from rich.progress import (
 from rich.table import Table
 
 from federation.catalog import UnionCatalog
-from federation.catalog.location import is_url
 from federation.cli.common import EXIT_OK, EXIT_SOME_BAD, fail, print_json
+from federation.database_url import is_url
 from federation.errors import ConfigError
 from harvester import (
     Harvester,

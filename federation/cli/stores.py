@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from federation.backup import Progress, Store, StoreKind
+from federation.database_url import is_url
 
 TARGETS = ("node", "coordinator", "catalog")
 
@@ -60,7 +61,7 @@ def target(kind: str, args: argparse.Namespace) -> Target:
         return Target("coordinator", Path(config.home).name, stores, elsewhere)
     from federation.catalog.sqlite.verify import CATALOG
 
-    if args.catalog.startswith(("postgresql://", "postgres://")):
+    if is_url(args.catalog):
         name = args.catalog.rsplit("/", 1)[-1].split("?")[0] or "catalog"
         return Target("catalog", name, [CATALOG.at(args.catalog)])
     return Target("catalog", Path(args.catalog).stem, [CATALOG.at(Path(args.catalog))])

@@ -14,12 +14,8 @@ import tomli_w
 
 from federation.backup.schedule import BackupPlan
 from federation.coordinator.auth import new_secret
+from federation.database_url import resolve
 from federation.errors import ConfigError
-
-
-def _location(home: Path, value: str) -> Path | str:
-    """A database a config names: a URL as it is, a file relative to the config's folder."""
-    return value if value.startswith(("postgresql://", "postgres://")) else home / value
 
 
 @dataclass(slots=True)
@@ -118,12 +114,12 @@ class CoordinatorConfig:
     @property
     def state_path(self) -> Path | str:
         """The state's SQLite file, or its ``postgresql://`` URL as written."""
-        return _location(self.home, self.state_db)
+        return resolve(self.home, self.state_db)
 
     @property
     def catalog_path(self) -> Path | str:
         """The union catalog's SQLite file, or its ``postgresql://`` URL as written."""
-        return _location(self.home, self.catalog_db)
+        return resolve(self.home, self.catalog_db)
 
     @property
     def sources_path(self) -> Path | None:

@@ -45,18 +45,12 @@ from federation.coordinator.store_sql import (
     request_from_rows,
     transition_statements,
 )
+from federation.database_url import is_url
 from federation.errors import AlreadyExists, NotFound
-
-_SCHEMES = ("postgresql://", "postgres://")
 
 
 class Conflict(Exception):
     """A write broke a unique rule (a key, the one-open-request index)."""
-
-
-def is_url(location: str | Path) -> bool:
-    """True for a PostgreSQL URL, false for a SQLite file path."""
-    return isinstance(location, str) and location.startswith(_SCHEMES)
 
 
 class CoordinatorStore:

@@ -13,9 +13,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from federation.backup.pg_dump import shown
 from federation.coordinator.config import CoordinatorConfig
-from federation.coordinator.store import CoordinatorStore, is_url
+from federation.coordinator.store import CoordinatorStore
+from federation.database_url import is_url, shown
 from federation.errors import FailedPrecondition, InvalidArgument
 
 
