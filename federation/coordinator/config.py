@@ -38,6 +38,10 @@ class PeerConfig:
     security_code: str = ""
 
 
+#: The ISO 18626 agency id of a network that set none of its own.
+NETWORK_AGENCY = "LIBFED:NETWORK"
+
+
 def peer_config(path: Path, number: int, table: object) -> PeerConfig:
     """One ``[[coordinator.peers]]`` table; ConfigError names the file and the peer."""
     where = f"{path}: peer #{number}"
@@ -100,7 +104,7 @@ class CoordinatorConfig:
     #: gateway (/iso18626) are served there too.
     web_listen: str = ""
     #: This network's ISO 18626 agency id ("TYPE:VALUE"): how outside peers address it.
-    agency_id: str = "LIBFED:NETWORK"
+    agency_id: str = NETWORK_AGENCY
     #: Outside ISO 18626 partners, one ``[[coordinator.peers]]`` table each.
     peers: list[PeerConfig] = field(default_factory=list)
     #: Scheduled backups of the coordinator's SQLite stores (its state, the staff accounts
@@ -165,7 +169,7 @@ class CoordinatorConfig:
         agencies = [peer.agency_id for peer in table["peers"]]
         if len(set(agencies)) != len(agencies):
             raise ConfigError(f"{path}: two peers share an agency id ({', '.join(agencies)})")
-        if ":" not in str(table.get("agency_id", "LIBFED:NETWORK")):
+        if ":" not in str(table.get("agency_id", NETWORK_AGENCY)):
             raise ConfigError(f"{path}: agency_id must be TYPE:VALUE, e.g. LIBFED:NETWORK")
         try:
             config = cls(home=path.resolve().parent, **table)

@@ -20,6 +20,7 @@ import grpc
 from libfed.v1 import patron_service_pb2, patron_service_pb2_grpc
 
 from federation.coordinator import lifecycle
+from federation.coordinator.config import NETWORK_AGENCY
 from federation.coordinator.iso18626.inbound import Iso18626Inbound
 from federation.coordinator.model import Action, RotaEntry
 from federation.coordinator.reports import report_requester
@@ -72,7 +73,7 @@ class CoordinatorBackend:
         #: Set by the app so that calls to nodes show in /metrics.
         self.metrics = metrics
         #: The coordinator's ISO 18626 gateway; without one, every agency is unknown.
-        self._iso18626 = iso18626 or Iso18626Inbound(loans, [], "LIBFED:NETWORK")
+        self._iso18626 = iso18626 or Iso18626Inbound(loans, [], NETWORK_AGENCY)
 
     @classmethod
     def from_server(cls, server) -> CoordinatorBackend:
