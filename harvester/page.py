@@ -14,6 +14,7 @@ from xml.sax.saxutils import unescape
 
 from lxml import etree
 
+from federation.pickling import pickled_by_fields
 from harvester.cleaning import clean_xml
 
 OAI_NS = "http://www.openarchives.org/OAI/2.0/"
@@ -38,6 +39,7 @@ class OaiRecord:
     metadata: etree._Element | None
 
 
+@pickled_by_fields
 @dataclass(slots=True)
 class OaiPage:
     """What a harvester needs from one response."""

@@ -35,6 +35,7 @@ from rapidfuzz.distance import Levenshtein
 
 from federation.catalog import jsontext
 from federation.catalog.folding import latin
+from federation.pickling import pickled_by_fields
 from federation.records.model import Record
 
 #: Words a title key skips when a title starts with them (no non-filing
@@ -46,6 +47,7 @@ _SUBTITLE = re.compile(r"\s*[:;=/]\s|\.\s")
 _DIGITS = re.compile(r"\b\d[\d\s-]*\b")
 
 
+@pickled_by_fields
 @dataclass(slots=True)
 class MatchData:
     """What the rules compare, computed once per record and stored beside it."""

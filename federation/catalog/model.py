@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from federation.pickling import pickled_by_fields
 from federation.records.model import Record
 
 
@@ -25,6 +26,7 @@ class HarvestedRecord:
     raw_xml: bytes
 
 
+@pickled_by_fields
 @dataclass(slots=True)
 class QuarantinedRecord:
     """A record that could not be parsed: kept with the reason, never dropped."""

@@ -1,0 +1,34 @@
+"""Reading a page in a worker process: what comes back is what was read."""
+
+from __future__ import annotations
+
+import pickle
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from federation.pickling import pickled_by_fields
+from harvester.reading import read_page
+
+PAGE = Path(__file__).parent.parent / "fixtures" / "oai" / "xbib-zdb-oai-marc.xml"
+
+
+def test_a_read_page_crosses_a_process_boundary_unchanged():
+    page = read_page(PAGE.read_bytes(), "zdb", "ZDB")
+    copy = pickle.loads(pickle.dumps(page, protocol=pickle.HIGHEST_PROTOCOL))
+    assert len(page.records) == 50
+    assert copy == page
+    first = copy.records[0]
+    assert first.alone.libraries == ["ZDB"] and first.alone.title == first.normalized["title"]
+    assert first.match.keys() == first.keys
+
+
+def test_only_plain_dataclasses_are_pickled_by_their_fields():
+    @dataclass
+    class Counted:
+        name: str
+        seen: int = field(default=0, init=False)
+
+    with pytest.raises(TypeError, match="outside __init__"):
+        pickled_by_fields(Counted)
