@@ -476,7 +476,7 @@ class _Pages:
                     run.fetcher, run.client.fetch_blocking, run.params(token, run_from)
                 )
                 predicted = predict_token(data)
-                reading = run.reader.read(data, run.source.name)
+                reading = run.reader.read(data, run.source.name, run.source.library)
             except Exception as error:  # noqa: BLE001 - reported when the run takes this page
                 # (a failed fetch, or readers that died: the run must hear of it, not wait)
                 failed: asyncio.Future[ReadPage] = loop.create_future()

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from federation.catalog.commit import Prepared, prepare
 from federation.catalog.model import HarvestedRecord, QuarantinedRecord
+from federation.pickling import pickled_by_fields
 from harvester.formats import convert
 from harvester.page import OaiPage, parse_repairing
 
@@ -32,6 +33,7 @@ from harvester.page import OaiPage, parse_repairing
 PROCESS_MIN_RECORDS = 5_000
 
 
+@pickled_by_fields
 @dataclass(slots=True)
 class ReadPage:
     """One page, read: its OAI envelope (without the records) and what to commit."""
@@ -44,8 +46,9 @@ class ReadPage:
     repaired: bool
 
 
-def read_page(data: bytes, source: str) -> ReadPage:
-    """Parse a page and prepare its records for ``source``'s commit.
+def read_page(data: bytes, source: str, library: str) -> ReadPage:
+    """Parse a page and prepare its records for the commit of ``source``, whose
+    records ``library`` holds.
 
     Raises :class:`~harvester.page.PageError` when the bytes are no OAI-PMH
     response. A record that cannot be read goes to quarantine, never raises.
@@ -61,7 +64,7 @@ def read_page(data: bytes, source: str) -> ReadPage:
             continue
         result = convert(item)
         if isinstance(result, HarvestedRecord):
-            records.append(prepare(result, source))
+            records.append(prepare(result, source, library))
         else:
             quarantined.append(result)
     return ReadPage(envelope, records, deleted, quarantined, repaired)
@@ -105,9 +108,10 @@ class PageReader:
         )
         return cls(pool)
 
-    def read(self, data: bytes, source: str) -> asyncio.Future[ReadPage]:
+    def read(self, data: bytes, source: str, library: str) -> asyncio.Future[ReadPage]:
         """Start reading a page; the future has its :class:`ReadPage`."""
-        return asyncio.get_running_loop().run_in_executor(self._executor, read_page, data, source)
+        loop = asyncio.get_running_loop()
+        return loop.run_in_executor(self._executor, read_page, data, source, library)
 
     def close(self, *, drop_queued: bool = True) -> None:
         """Stop taking pages; a page already being read is finished, and so are the

@@ -105,7 +105,7 @@ class UnionCatalog:
         deleted one takes its holding out of its cluster, and every cluster touched
         is re-evaluated before the transaction commits.
         """
-        prepared = [prepare(h, source.name) for h in records]
+        prepared = [prepare(h, source.name, source.library) for h in records]
         await self.commit_prepared(source, prepared, deleted, quarantined)
 
     async def commit_prepared(

@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from federation.catalog import jsontext
 from federation.catalog.dedup import MatchData, Neighbourhood
-from federation.catalog.merge import Member, completeness, summarize
+from federation.catalog.merge import ClusterRow, Member, completeness, summarize
 from federation.catalog.model import HarvestedRecord, QuarantinedRecord, SourceState
 from federation.catalog.storage import CatalogStorage, PageWrite, RecordRow, StoredRecord
+from federation.pickling import pickled_by_fields
 
 
 def key_hash(key: str) -> int:
@@ -32,6 +33,7 @@ def key_hash(key: str) -> int:
     return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big", signed=True)
 
 
+@pickled_by_fields
 @dataclass(slots=True)
 class Prepared:
     """An incoming record with everything computed that needs no database.
@@ -54,13 +56,19 @@ class Prepared:
     keys: list[str]
     #: The keys as the storage indexes them, in the order of ``keys``.
     hashes: list[int]
+    #: The library holding it, and the summary of a cluster it is alone in (what
+    #: most records of a first harvest get): summarizing is the costliest step of
+    #: a commit, and here it is done where the record is prepared (in a worker).
+    library: str
+    alone: ClusterRow
 
 
-def prepare(harvested: HarvestedRecord, source: str) -> Prepared:
+def prepare(harvested: HarvestedRecord, source: str, library: str) -> Prepared:
     match = MatchData.of(harvested.record, source)
     match_json = match.to_json()
     normalized = harvested.record.summary()
     keys = match.keys()
+    score = completeness(harvested.record)
     return Prepared(
         oai_identifier=harvested.oai_identifier,
         datestamp=harvested.datestamp,
@@ -72,9 +80,11 @@ def prepare(harvested: HarvestedRecord, source: str) -> Prepared:
         digest=hashlib.blake2b(match_json.encode(), digest_size=12).hexdigest(),
         normalized=normalized,
         normalized_json=jsontext.dumps(normalized),
-        score=completeness(harvested.record),
+        score=score,
         keys=keys,
         hashes=[key_hash(key) for key in keys],
+        library=library,
+        alone=summarize(0, [Member(0, library, normalized, score)]),
     )
 
 
@@ -101,6 +111,8 @@ class PagePlan:
         self.to_place: list[int] = []
         self.touched: set[int] = set()
         self.page_members: dict[int, Member] = {}
+        #: Page record → the summary it has alone in a cluster, made when it was prepared.
+        self.alone: dict[int, ClusterRow] = {}
         #: Key hash → key, for every key of a record being placed.
         self.names: dict[int, str] = {}
 
@@ -135,6 +147,8 @@ class PagePlan:
                 self.names.update(zip(p.hashes, p.keys, strict=True))
             self.write.records.append(self._row(pk, p, cluster))
             self.page_members[pk] = Member(pk, self.source.library, p.normalized, p.score)
+            if p.library == self.source.library:
+                self.alone[pk] = p.alone
         for oai in self.deleted:
             old = stored.get(oai)
             if old:
@@ -240,9 +254,14 @@ class PagePlan:
             members[row.cluster].append(self.page_members[row.pk])
         for cluster in sorted(self.touched):
             if members.get(cluster):
-                self.write.clusters.append(summarize(cluster, members[cluster]))
+                self.write.clusters.append(self._summary(cluster, members[cluster]))
             elif cluster < self.first_new_cluster:
                 self.write.clusters_removed.append(cluster)
+
+    def _summary(self, cluster: int, members: list[Member]) -> ClusterRow:
+        if len(members) == 1 and members[0].pk in self.alone:
+            return replace(self.alone[members[0].pk], pk=cluster, best_pk=members[0].pk)
+        return summarize(cluster, members)
 
     def _row(self, pk: int, p: Prepared, cluster: int) -> RecordRow:
         return RecordRow(

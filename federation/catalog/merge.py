@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from federation.catalog.folding import fold, latin
+from federation.pickling import pickled_by_fields
 from federation.records.model import Record
 
 
@@ -38,6 +39,7 @@ class Member:
     score: int
 
 
+@pickled_by_fields
 @dataclass(slots=True)
 class ClusterRow:
     """A cluster as the storage writes it: display fields plus its search row."""
