@@ -6,22 +6,23 @@ folding shared by dedup and search in :mod:`federation.catalog.folding`, and all
 SQL in :mod:`federation.catalog.sqlite`.
 """
 
-from federation.catalog.catalog import UnionCatalog
-from federation.catalog.model import (
-    CatalogStats,
-    ClusterDetail,
-    ClusterMember,
-    ClusterSummary,
-    HarvestedRecord,
-    Holding,
-    Overlap,
-    QuarantinedRecord,
-    QuarantineEntry,
-    SearchResult,
-    SourceState,
-    SourceStats,
-)
-from federation.catalog.storage import CatalogStorage
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+_MODEL = (
+    "CatalogStats", "ClusterDetail", "ClusterMember", "ClusterSummary", "HarvestedRecord",
+    "Holding", "Overlap", "QuarantinedRecord", "QuarantineEntry", "SearchResult", "SourceState",
+    "SourceStats",
+)  # fmt: skip
+#: Each public name and the module it lives in, imported on first use: a page
+#: reader process needs the catalog's commit preparation, not its storages.
+_EXPORTS = {
+    "UnionCatalog": "federation.catalog.catalog",
+    "CatalogStorage": "federation.catalog.storage",
+    **{name: "federation.catalog.model" for name in _MODEL},
+}
 
 __all__ = [
     "CatalogStats",
@@ -32,10 +33,35 @@ __all__ = [
     "HarvestedRecord",
     "Holding",
     "Overlap",
-    "QuarantinedRecord",
     "QuarantineEntry",
+    "QuarantinedRecord",
     "SearchResult",
     "SourceState",
     "SourceStats",
     "UnionCatalog",
 ]
+
+if TYPE_CHECKING:
+    from federation.catalog.catalog import UnionCatalog
+    from federation.catalog.model import (
+        CatalogStats,
+        ClusterDetail,
+        ClusterMember,
+        ClusterSummary,
+        HarvestedRecord,
+        Holding,
+        Overlap,
+        QuarantinedRecord,
+        QuarantineEntry,
+        SearchResult,
+        SourceState,
+        SourceStats,
+    )
+    from federation.catalog.storage import CatalogStorage
+
+
+def __getattr__(name: str) -> object:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'federation.catalog' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

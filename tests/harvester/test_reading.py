@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pickle
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,3 +34,15 @@ def test_only_plain_dataclasses_are_pickled_by_their_fields():
 
     with pytest.raises(TypeError, match="outside __init__"):
         pickled_by_fields(Counted)
+
+
+def test_a_page_reader_process_imports_no_fetching_and_no_storage():
+    # Each reader process imports harvester.reading; what it does not need is
+    # start-up time paid once per reader, on every harvest of a big list.
+    code = "import sys, harvester.reading; print('\\n'.join(sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = set(out.stdout.split())
+    assert "federation.catalog.commit" in loaded
+    unneeded = {"sickle", "requests", "aiosqlite", "psycopg", "federation.catalog.sqlite",
+                "federation.catalog.catalog", "harvester.harvester"}  # fmt: skip
+    assert not unneeded & loaded
