@@ -292,7 +292,7 @@ class PostgresStorage(SearchReader):
             ([pk for pk, _ in holders], [library for _, library in holders]),
         )
         await w.execute(_UPSERT_SEARCH, (
-            pks, [to_tsvector(c.search) for c in clusters],
+            pks, [to_tsvector(c.search, c.libraries) for c in clusters],
             [sort_title(c.search.get("title", "")) for c in clusters], [c.year for c in clusters],
         ))  # fmt: skip
         await w.execute(

@@ -48,6 +48,10 @@ WEIGHTS: dict[str, str] = {
     "language": "D",
     "format": "D",
 }
+#: The letter of a holding library's lexeme (no position, never ranked): ``library:X``
+#: is ANDed into the tsquery, so that the GIN index intersects the word's hits with
+#: the library's clusters instead of every hit being looked up in cluster_libraries.
+LIBRARY_TAG = "h"
 #: ts_rank's weights of D, C, B, A: the FTS5 bm25 weights (10, 5, 2–3, 1) over ten.
 RANK_WEIGHTS = "{0.1, 0.25, 0.5, 1.0}"
 #: The highest position a tsvector keeps; later words share it.
@@ -62,8 +66,9 @@ class QuerySyntaxError(ValueError):
     """A search expression this module cannot read (never one the catalog writes)."""
 
 
-def to_tsvector(search: dict[str, str]) -> str:
-    """The tsvector text of a cluster's search row (column → folded text)."""
+def to_tsvector(search: dict[str, str], libraries: list[str] | tuple[str, ...] = ()) -> str:
+    """The tsvector text of a cluster's search row (column → folded text), with a
+    lexeme (no position) for every library that holds it."""
     positions: dict[str, list[str]] = {}
     position = 0
     for column, tag, weight in _COLUMNS:
@@ -79,7 +84,15 @@ def to_tsvector(search: dict[str, str]) -> str:
             else:
                 positions[lexeme] = [at]
     # A word is letters and digits only (folding.words): nothing in it needs quoting.
-    return " ".join(f"'{lexeme}':{','.join(at)}" for lexeme, at in positions.items())
+    text = [f"'{lexeme}':{','.join(at)}" for lexeme, at in positions.items()]
+    text += sorted({library_lexeme(library) for library in libraries})
+    return " ".join(text)
+
+
+def library_lexeme(library: str) -> str:
+    """The quoted lexeme of a holding library, case folded as ``library:X`` is
+    (SQL ``lower()`` on both sides before: the same for every ASCII symbol)."""
+    return _quote(LIBRARY_TAG + library.lower())
 
 
 def sort_title(title: str) -> str | None:
