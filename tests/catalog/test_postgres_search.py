@@ -75,3 +75,34 @@ async def test_every_part_of_a_huge_answer_is_found_through_the_search_index(cat
         plan = await _plan(catalog, sql, params)
         assert "cluster_search_doc" in plan, plan
         assert "cluster_search_pkey" not in plan, plan
+
+
+async def test_a_catalog_made_before_library_lexemes_finds_the_same_after_its_migration(
+    postgres_url,
+):
+    """A central library upgrades libfed over a catalog whose search rows hold no
+    library lexemes (schema 1): opening it adds them, and library:X finds what it did."""
+    loc, nlm = source("loc", "DLC"), source("nlm", "NLM")
+    catalog = await UnionCatalog.open(postgres_url)
+    try:
+        await catalog.commit_page(loc, [harvested(r, loc) for r in read(DEMO / "loc_general.xml")], [], [])
+        await catalog.commit_page(nlm, [harvested(r, nlm) for r in read(DEMO / "nlm.xml")], [], [])
+        queries = [("history", "NLM"), ("history library:dlc", None), ("", "NLM"), ("history", "BL")]
+        before = [await catalog.search(q, library=lib, limit=100) for q, lib in queries]
+        reader = catalog._storage._reader
+        await reader.execute(
+            "UPDATE cluster_search SET doc = ts_delete(doc, coalesce((SELECT array_agg(x) "
+            "FROM unnest(tsvector_to_array(doc)) x WHERE x LIKE 'h%'), '{}'))"
+        )
+        await reader.execute("UPDATE catalog_schema SET version = 1")
+    finally:
+        await catalog.close()
+    catalog = await UnionCatalog.open(postgres_url)
+    try:
+        after = [await catalog.search(q, library=lib, limit=100) for q, lib in queries]
+    finally:
+        await catalog.close()
+    assert before[0].total > 0 and before[1].total > 0 and before[3].total == 0
+    for old, new in zip(before, after, strict=True):
+        assert new.total == old.total and new.facets == old.facets
+        assert [hit.cluster_id for hit in new.results] == [hit.cluster_id for hit in old.results]
