@@ -64,7 +64,7 @@ def run(quick: bool, records: int | None = None) -> list[Row]:
             server.stop()
     if server is None:
         rows.append(Row("PostgreSQL rows skipped", 0, "", note=why[:120]))
-    return _side_by_side(rows)
+    return _side_by_side(rows) + _ratios(rows)
 
 
 def _harvest_rows(count: int, locations: dict[str, str | Path | None]) -> list[Row]:
@@ -97,6 +97,18 @@ async def _built_rows(count: int, locations: dict[str, str | Path | None]) -> li
         rows.append(Row(f"catalog search p95 ({count:,} records) [{backend}]", p95, "ms",
                         "<= 10", p95 <= 10, note))
     return rows
+
+
+def _ratios(rows: list[Row]) -> list[Row]:
+    """PostgreSQL's search p50 and p95 over SQLite's, measured in this same run
+    (the machine's load moves both; their ratio moves less)."""
+    found = {row.name: row.value for row in rows}
+    ratios = []
+    for name in sorted(n.removesuffix(" [SQLite]") for n in found if n.endswith(" [SQLite]")):
+        if "search" in name and f"{name} [PostgreSQL]" in found and found[f"{name} [SQLite]"]:
+            ratio = found[f"{name} [PostgreSQL]"] / found[f"{name} [SQLite]"]
+            ratios.append(Row(f"{name}, PostgreSQL / SQLite", ratio, "x", note="same run"))
+    return ratios
 
 
 def _side_by_side(rows: list[Row]) -> list[Row]:
