@@ -4,8 +4,8 @@ A big answer is paged in parts (federation/catalog/tiers.py): the pk of a tier's
 1,000th newest hit, then that part ranked. Written plainly, PostgreSQL's planner
 answered both by walking the primary key and testing ``@@`` on every cluster it
 passed — on a million records, up to the whole table for one page (p95 706 ms;
-docs/catalog.md, "PostgreSQL search"). Every statement of a search must ask the
-search index instead.
+docs/catalog.md, "Why PostgreSQL search was slow"). Every statement of a search
+must ask the search index instead, library filters included.
 """
 
 from __future__ import annotations
