@@ -32,7 +32,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Protocol
 
-from federation.catalog.commit import Prepared
+from federation.catalog.commit import CommitTimes, Prepared
 from federation.catalog.model import QuarantinedRecord, SourceState
 from federation.errors import FailedPrecondition, LibfedError, NotFound, Unavailable
 from harvester.client import OaiClient, OaiProtocolError
@@ -69,7 +69,7 @@ class CatalogWriter(Protocol):
         records: list[Prepared],
         deleted: list[str],
         quarantined: list[QuarantinedRecord],
-    ) -> None: ...
+    ) -> CommitTimes: ...
 
     async def record_error(self, source_name: str, message: str) -> None: ...
 
@@ -236,7 +236,9 @@ class _Run:
                 self._read_in_processes_if_big(page, token)
                 self.pages.follow(token, run_from)
                 if committing is not None:
+                    waited = time.monotonic()
                     await committing
+                    self.summary.timings.waiting_for_commits += time.monotonic() - waited
                 checkpoint = self._checkpoint(token, run_from, response_date)
                 unlisted = await self._unlisted(page) if token is None and not run_from else []
                 committing = asyncio.create_task(self._commit(checkpoint, page, unlisted))
@@ -248,6 +250,7 @@ class _Run:
                 await asyncio.shield(committing)  # a started commit finishes before we report
 
     async def _next_page(self) -> ReadPage:
+        timings, waited = self.summary.timings, time.monotonic()
         try:
             page = await self.pages.next()
         except PageError as error:
@@ -257,6 +260,12 @@ class _Run:
                 f"{self.source.name}: a page reader process died ({error}); the run stops at "
                 "its last committed page and the next run goes on from there"
             ) from error
+        now = time.monotonic()
+        if not timings.first_page:
+            timings.first_page = now - self.started
+        else:
+            timings.waiting_for_pages += now - waited
+        timings.reading_cpu += page.cpu_seconds
         if page.repaired:
             self.client.log_repaired()
         return page
@@ -280,6 +289,7 @@ class _Run:
             self.harvester.processes = 0
             return
         thread, self.reader = self.reader, readers
+        self.summary.timings.reader_processes = processes
         thread.close(drop_queued=False)  # the pages handed to it are still read there
 
     async def _unlisted(self, page: ReadPage) -> list[str]:
@@ -385,9 +395,10 @@ class _Run:
 
     async def _commit(self, state: SourceState, page: ReadPage, unlisted: list[str]) -> None:
         records, deleted, quarantined = page.records, page.deleted, page.quarantined
-        await self.harvester.catalog.commit_prepared(
+        times = await self.harvester.catalog.commit_prepared(
             state, records, deleted + unlisted, quarantined
         )
+        self.summary.timings.add_commit(times.deduplicating, times.storing)
         for item in quarantined:
             log.warning(
                 "%s: quarantined %s: %s", self.source.name, item.oai_identifier, item.reason

@@ -44,6 +44,8 @@ class ReadPage:
     quarantined: list[QuarantinedRecord]
     #: The page needed repairing (broken UTF-8, characters XML forbids).
     repaired: bool
+    #: CPU time reading it took (in the thread or process that read it).
+    cpu_seconds: float
 
 
 def read_page(data: bytes, source: str, library: str) -> ReadPage:
@@ -53,6 +55,7 @@ def read_page(data: bytes, source: str, library: str) -> ReadPage:
     Raises :class:`~harvester.page.PageError` when the bytes are no OAI-PMH
     response. A record that cannot be read goes to quarantine, never raises.
     """
+    started = time.thread_time()
     envelope, repaired = parse_repairing(data)
     items, envelope.records = envelope.records, []
     records: list[Prepared] = []
@@ -67,7 +70,9 @@ def read_page(data: bytes, source: str, library: str) -> ReadPage:
             records.append(prepare(result, source, library))
         else:
             quarantined.append(result)
-    return ReadPage(envelope, records, deleted, quarantined, repaired)
+    return ReadPage(
+        envelope, records, deleted, quarantined, repaired, time.thread_time() - started
+    )
 
 
 def default_processes() -> int:

@@ -2,8 +2,37 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
+
+
+@dataclass(slots=True)
+class HarvestTimings:
+    """Where a run's time went, in seconds: what to look at when a harvest is slow.
+
+    The steps overlap (pages are fetched and read while the one before is
+    committed), so they do not add up to the run's duration: ``waiting_for_pages``
+    is the time the run had nothing to commit (the server, the network or the
+    readers were behind), ``waiting_for_commits`` the time a read page waited for
+    the catalog (deduplicating and storing were behind).
+    """
+
+    #: From the start of the run to its first page fetched and read.
+    first_page: float = 0.0
+    waiting_for_pages: float = 0.0
+    waiting_for_commits: float = 0.0
+    #: CPU time the readers spent parsing pages and preparing records.
+    reading_cpu: float = 0.0
+    #: Reader processes used (0: pages were read in a thread of the harvester).
+    reader_processes: int = 0
+    #: In the catalog's write transaction: deduplicating and summarizing clusters…
+    deduplicating: float = 0.0
+    #: …and writing the rows, the search index and the commit itself.
+    storing: float = 0.0
+
+    def add_commit(self, deduplicating: float, storing: float) -> None:
+        self.deduplicating += deduplicating
+        self.storing += storing
 
 
 @dataclass(slots=True)
@@ -33,6 +62,7 @@ class HarvestSummary:
     expected: int | None = None
     seconds: float = 0.0
     error: str | None = None
+    timings: HarvestTimings = field(default_factory=HarvestTimings)
 
     @property
     def ok(self) -> bool:
@@ -51,4 +81,8 @@ class HarvestSummary:
         data["ok"] = self.ok
         data["rate"] = round(self.rate, 1)
         data["seconds"] = round(self.seconds, 3)
+        data["timings"] = {
+            name: round(value, 3) if isinstance(value, float) else value
+            for name, value in data["timings"].items()
+        }
         return data

@@ -18,7 +18,7 @@ from pathlib import Path
 from stdnum import isbn as stdnum_isbn
 
 from federation.catalog import cql, cql_search
-from federation.catalog.commit import PagePlan, Prepared, prepare
+from federation.catalog.commit import CommitTimes, PagePlan, Prepared, prepare
 from federation.catalog.location import open_storage
 from federation.catalog.model import (
     CatalogStats,
@@ -114,18 +114,22 @@ class UnionCatalog:
         records: list[Prepared],
         deleted: list[str],
         quarantined: list[QuarantinedRecord],
-    ) -> None:
+    ) -> CommitTimes:
         """:meth:`commit_page` for records already :func:`prepared <.commit.prepare>`
         (by a harvester's worker process, which does that part of the work)."""
         started = time.perf_counter()
         async with self._storage.transaction():
+            begun = time.perf_counter()
             plan = PagePlan(self._storage, source, records, deleted, quarantined)
-            await self._storage.write_page(await plan.plan())
+            write = await plan.plan()
+            planned = time.perf_counter()
+            await self._storage.write_page(write)
+        done = time.perf_counter()
         log.debug(
             "%s: committed %d records, %d deletions, %d quarantined in %.1f ms",
-            source.name, len(records), len(deleted), len(quarantined),
-            (time.perf_counter() - started) * 1000,
+            source.name, len(records), len(deleted), len(quarantined), (done - started) * 1000,
         )  # fmt: skip
+        return CommitTimes(planned - begun, (begun - started) + (done - planned))
 
     async def unlisted_records(self, source: SourceState) -> list[str]:
         """The source's records that no page of its current full run listed so far.

@@ -88,6 +88,16 @@ def prepare(harvested: HarvestedRecord, source: str, library: str) -> Prepared:
     )
 
 
+@dataclass(slots=True)
+class CommitTimes:
+    """Where a page's commit spent its time, in seconds (for the harvest's summary)."""
+
+    #: Planning: reading the neighbourhood, deduplicating, summarizing clusters.
+    deduplicating: float
+    #: Taking the write lock, writing the rows and the search index, committing.
+    storing: float
+
+
 class PagePlan:
     """Decides what one page changes; see the module docstring for the steps."""
 

@@ -195,4 +195,19 @@ def _print_table(summaries: list[HarvestSummary]) -> None:
             s.next_from or "",
             result,
         )
-    Console(file=sys.stdout).print(table)
+    console = Console(file=sys.stdout)
+    console.print(table)
+    for s in summaries:
+        if s.pages:
+            console.print(f"{s.source}: {_where_time_went(s)}")
+
+
+def _where_time_went(summary: HarvestSummary) -> str:
+    t = summary.timings
+    readers = f"{t.reader_processes} processes" if t.reader_processes else "a thread"
+    return (
+        f"{summary.seconds:.1f} s; first page read after {t.first_page:.1f} s; reading took "
+        f"{t.reading_cpu:.1f} s of CPU in {readers}; deduplicating {t.deduplicating:.1f} s, "
+        f"storing {t.storing:.1f} s; waited {t.waiting_for_pages:.1f} s for pages and "
+        f"{t.waiting_for_commits:.1f} s for commits"
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import signal
 import sqlite3
 import sys
@@ -47,6 +48,23 @@ async def test_json_summary_of_a_config_source(tmp_path: Path, dnb_records: list
     (zdb,) = result["sources"]
     assert (zdb["source"], zdb["library"], zdb["records"], zdb["pages"]) == ("zdb", "DNB", 50, 3)
     assert zdb["next_from"] == "2026-11-28T10:00:00Z" and zdb["rate"] > 0
+    timings = zdb["timings"]  # where the time went, for whoever finds a harvest slow
+    assert timings["reader_processes"] == 0  # 50 records: read in a thread
+    assert 0 < timings["first_page"] <= zdb["seconds"]
+    assert timings["reading_cpu"] > 0 and timings["deduplicating"] > 0 and timings["storing"] > 0
+
+
+async def test_the_summary_says_where_the_time_went(tmp_path: Path, dnb_records):
+    repository = PagedRepository(dnb_records, page_size=20)
+    async with OaiServer(repository) as server:
+        code, out, err = await _libfed(
+            "harvest", "--catalog", str(tmp_path / "c.db"), "--url", server.url,
+            "--library", "DNB", *FAST,
+        )  # fmt: skip
+    assert code == 0, err
+    said = " ".join(out.split())  # the table's width wraps the line
+    assert re.search(r"DNB: [\d.]+ s; first page read after [\d.]+ s; reading took [\d.]+ s "
+                     r"of CPU in a thread; deduplicating [\d.]+ s, storing [\d.]+ s", said), said
 
 
 async def test_a_failing_source_exits_nonzero_naming_it(tmp_path: Path, dnb_records):

@@ -231,6 +231,8 @@ async def test_pages_read_in_a_worker_process_make_the_same_catalog(
     assert in_worker.ok, in_worker.error
     assert (in_worker.records, in_worker.quarantined, in_worker.deleted) == (50, 1, 1)
     assert (in_thread.records, in_thread.quarantined, in_thread.deleted) == (50, 1, 1)
+    assert in_worker.timings.reader_processes == 1 and in_thread.timings.reader_processes == 0
+    assert in_worker.timings.reading_cpu > 0  # measured in the worker, sent back with each page
     assert snapshot(tmp_path / "worker.db") == snapshot(tmp_path / "thread.db")
 
 
