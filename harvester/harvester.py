@@ -36,7 +36,7 @@ from federation.catalog.commit import CommitTimes, Prepared
 from federation.catalog.model import QuarantinedRecord, SourceState
 from federation.errors import FailedPrecondition, LibfedError, NotFound, Unavailable
 from harvester.client import OaiClient, OaiProtocolError
-from harvester.page import OaiPage, PageError, predict_token
+from harvester.page import OaiPage, PageError, predict_list_size, predict_token
 from harvester.reading import (
     PROCESS_MIN_RECORDS,
     PageReader,
@@ -233,7 +233,8 @@ class _Run:
                     raise OaiProtocolError(envelope.error_code, envelope.error_message)
                 response_date = response_date or envelope.response_date or _utc_now()
                 token = self._next_token(envelope, token)
-                self._read_in_processes_if_big(page, token)
+                seen = self.summary.records + len(page.records)
+                self.read_in_processes_if_big(max(envelope.complete_list_size or 0, seen), token)
                 self.pages.follow(token, run_from)
                 if committing is not None:
                     waited = time.monotonic()
@@ -270,14 +271,13 @@ class _Run:
             self.client.log_repaired()
         return page
 
-    def _read_in_processes_if_big(self, page: ReadPage, token: str | None) -> None:
-        """Move reading to worker processes once the list shows itself big."""
+    def read_in_processes_if_big(self, size: int, token: str | None) -> None:
+        """Move reading to worker processes once the list shows itself big: ``size``
+        records (announced or seen), and more pages to come after ``token``."""
         processes = self.harvester.processes
         if self.reader.in_processes or not processes or token is None:
             return
-        size = page.envelope.complete_list_size or 0
-        seen = self.summary.records + len(page.records)
-        if max(size, seen) < self.harvester.process_min_records:
+        if size < self.harvester.process_min_records:
             return
         log.info("%s: a big list; reading pages in %d worker process(es)", self.source.name,
                  processes)  # fmt: skip
@@ -487,6 +487,9 @@ class _Pages:
                     run.fetcher, run.client.fetch_blocking, run.params(token, run_from)
                 )
                 predicted = predict_token(data)
+                # Decided before the page is handed to a reader: the thread would
+                # otherwise read the first pages of a big list under our GIL.
+                run.read_in_processes_if_big(predict_list_size(data) or 0, predicted)
                 reading = run.reader.read(data, run.source.name, run.source.library)
             except Exception as error:  # noqa: BLE001 - reported when the run takes this page
                 # (a failed fetch, or readers that died: the run must hear of it, not wait)

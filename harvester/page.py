@@ -100,6 +100,16 @@ def predict_token(data: bytes) -> str | None:
     return token.strip() or None
 
 
+_LIST_SIZE = re.compile(rb"<" + _NAME + rb"resumptionToken\s[^>]*completeListSize\s*=\s*[\"'](\d+)")
+
+
+def predict_list_size(data: bytes) -> int | None:
+    """The completeListSize a quick look at the page's tail finds, or None (a guess,
+    as :func:`predict_token`'s: it only decides where the pages are read)."""
+    found = _LIST_SIZE.search(data, max(0, len(data) - _TAIL))
+    return int(found.group(1)) if found else None
+
+
 def parse_page(data: bytes) -> OaiPage:
     """Parse an OAI-PMH response; raise :class:`PageError` when it is none."""
     try:
