@@ -39,6 +39,7 @@ from harvester import (
     load_sources,
     select_source,
 )
+from harvester.reading import collect_less
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -91,6 +92,7 @@ def handle(args: argparse.Namespace) -> int:
     if args.processes is not None and args.processes < 0:
         return fail("--processes must be 0 or more")
     harvest = _harvest(args.catalog, sources, policy, args.full, not args.json, args.processes)
+    collect_less()  # this process does nothing else
     summaries = asyncio.run(harvest)
     if args.json:
         print_json(

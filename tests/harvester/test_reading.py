@@ -46,3 +46,16 @@ def test_a_page_reader_process_imports_no_fetching_and_no_storage():
     unneeded = {"sickle", "requests", "aiosqlite", "psycopg", "federation.catalog.sqlite",
                 "federation.catalog.catalog", "harvester.harvester"}  # fmt: skip
     assert not unneeded & loaded
+
+
+def test_reader_processes_collect_garbage_less_often():
+    import gc
+
+    from harvester.reading import GC_THRESHOLD, PageReader
+
+    readers = PageReader.in_processes(1)
+    try:
+        threshold = readers._executor.submit(gc.get_threshold).result(timeout=60)
+    finally:
+        readers.close()
+    assert threshold[0] == GC_THRESHOLD != gc.get_threshold()[0]
