@@ -115,14 +115,14 @@ class Harvester:
         finally:
             client.close()
             summary.seconds = time.monotonic() - started
+        timings = summary.timings
         log.info(
-            "harvest of %s: %d records, %d deleted, %d quarantined in %.1f s",
-            source.name,
-            summary.records,
-            summary.deleted,
-            summary.quarantined,
-            summary.seconds,
-        )
+            "harvest of %s: %d records, %d deleted, %d quarantined in %.1f s (reading %.1f s "
+            "of CPU, deduplicating %.1f s, storing %.1f s, waiting %.1f s for pages)",
+            source.name, summary.records, summary.deleted, summary.quarantined, summary.seconds,
+            timings.reading_cpu, timings.deduplicating, timings.storing,
+            timings.waiting_for_pages,
+        )  # fmt: skip
         return summary
 
     async def harvest_each(self, sources: list[Source]) -> list[HarvestSummary]:
