@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from federation.catalog import jsontext
 from federation.catalog.dedup import MatchData, Neighbourhood
@@ -270,7 +270,10 @@ class PagePlan:
 
     def _summary(self, cluster: int, members: list[Member]) -> ClusterRow:
         if len(members) == 1 and members[0].pk in self.alone:
-            return replace(self.alone[members[0].pk], pk=cluster, best_pk=members[0].pk)
+            # Made for this record alone, and used once: its ids are set in place.
+            row = self.alone.pop(members[0].pk)
+            row.pk, row.best_pk = cluster, members[0].pk
+            return row
         return summarize(cluster, members)
 
     def _row(self, pk: int, p: Prepared, cluster: int) -> RecordRow:
