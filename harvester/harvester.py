@@ -244,7 +244,9 @@ class _Run:
                 unlisted = await self._unlisted(page) if token is None and not run_from else []
                 committing = asyncio.create_task(self._commit(checkpoint, page, unlisted))
                 if token is None:
+                    waited = time.monotonic()
                     await committing
+                    self.summary.timings.waiting_for_commits += time.monotonic() - waited
                     return
         finally:
             if committing is not None and not committing.done():

@@ -206,7 +206,8 @@ def _print_table(summaries: list[HarvestSummary]) -> None:
 
 def _where_time_went(summary: HarvestSummary) -> str:
     t = summary.timings
-    readers = f"{t.reader_processes} processes" if t.reader_processes else "a thread"
+    count = t.reader_processes
+    readers = f"{count} process{'es' if count > 1 else ''}" if count else "a thread"
     return (
         f"{summary.seconds:.1f} s; first page read after {t.first_page:.1f} s; reading took "
         f"{t.reading_cpu:.1f} s of CPU in {readers}; deduplicating {t.deduplicating:.1f} s, "

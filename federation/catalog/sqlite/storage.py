@@ -76,7 +76,9 @@ async def _connect(path: Path, *, mapped: bool) -> aiosqlite.Connection:
     await conn.execute(f"PRAGMA cache_size=-{READER_CACHE_KB if mapped else WRITER_CACHE_KB}")
     if not mapped:
         await conn.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
-        await conn.execute(f"PRAGMA journal_size_limit={WAL_CHECKPOINT_PAGES * 4096}")
+        async with conn.execute("PRAGMA page_size") as cursor:
+            (page_size,) = await cursor.fetchone()
+        await conn.execute(f"PRAGMA journal_size_limit={WAL_CHECKPOINT_PAGES * page_size}")
     if mapped:
         # Searches jump around the FTS index and the facet table: mapped pages are
         # read without a system call each.
