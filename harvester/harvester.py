@@ -266,8 +266,8 @@ class _Run:
         now = time.monotonic()
         if not timings.first_page:
             timings.first_page = now - self.started
-        else:
-            timings.waiting_for_pages += now - waited
+        else:  # until the page was read; what came after was this loop being busy
+            timings.waiting_for_pages += max(0.0, min(now, page.read_at) - waited)
         timings.reading_cpu += page.cpu_seconds
         if page.repaired:
             self.client.log_repaired()

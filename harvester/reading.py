@@ -50,6 +50,8 @@ class ReadPage:
     repaired: bool
     #: CPU time reading it took (in the thread or process that read it).
     cpu_seconds: float
+    #: When reading it ended (``time.monotonic``, one clock for every process here).
+    read_at: float
 
 
 def read_page(data: bytes, source: str, library: str) -> ReadPage:
@@ -74,9 +76,8 @@ def read_page(data: bytes, source: str, library: str) -> ReadPage:
             records.append(prepare(result, source, library))
         else:
             quarantined.append(result)
-    return ReadPage(
-        envelope, records, deleted, quarantined, repaired, time.thread_time() - started
-    )
+    cpu = time.thread_time() - started
+    return ReadPage(envelope, records, deleted, quarantined, repaired, cpu, time.monotonic())
 
 
 def default_processes() -> int:

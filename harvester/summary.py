@@ -14,10 +14,10 @@ class HarvestTimings:
     committed), so they do not add up to the run's duration: ``waiting_for_pages``
     is the time the run had nothing to commit (the server, the network or the
     readers were behind), ``waiting_for_commits`` the time a read page waited for
-    the catalog (deduplicating and storing were behind). Deduplicating runs on the
-    harvester's event loop, so a page ready while the loop was deduplicating the
-    one before counts as waited for: much waiting with little reading CPU and
-    much deduplicating points at the catalog, not the server.
+    the catalog (deduplicating and storing were behind). A page counts as waited
+    for until it was read, not until the run took it: deduplicating runs on the
+    harvester's event loop, and a loop busy with the page before is no wait for
+    the server or the readers.
     """
 
     #: From the start of the run to its first page fetched and read.
