@@ -23,6 +23,7 @@ from lxml import etree
 
 from federation.backup.checksum import sha256_text
 from federation.backup.model import Progress, Store, StoreKind, StoreReport
+from federation.backup.room_checks import check_full_text_index, known_schema
 from federation.errors import RecordError
 from federation.records import record_from_marcxml
 from node.config import NodeConfig
@@ -41,10 +42,8 @@ _EVERY = 250
 
 def check_holdings(db: sqlite3.Connection, report: StoreReport, progress: Progress | None) -> None:
     """The node's checks of a holdings store (see the module's docstring)."""
-    version = int(db.execute("PRAGMA user_version").fetchone()[0])
-    if version > len(MIGRATIONS):
-        report.problem("schema", f"schema version {version} is newer than this libfed knows "
-                       f"({len(MIGRATIONS)})")
+    version = known_schema(db, report, len(MIGRATIONS))
+    if version is None:
         return
     columns = {row[1] for row in db.execute("PRAGMA table_info(records)")}
     if "marcxml_sha256" not in columns:
@@ -172,11 +171,7 @@ def _deletion_log(db: sqlite3.Connection, report: StoreReport) -> None:
 def _search_index(db: sqlite3.Connection, report: StoreReport) -> None:
     """The full-text index is sound and holds every live record, and only those."""
     report.ran("search index")
-    try:
-        db.execute("INSERT INTO records_fts (records_fts) VALUES ('integrity-check')")
-    except sqlite3.DatabaseError as error:
-        report.problem("search index", f"the full-text index is damaged: {error}",
-                       table="records_fts")
+    check_full_text_index(db, report, "search index", "records_fts")
     for (record_id,) in db.execute(
         "SELECT r.id FROM records r WHERE r.deleted = 0 AND NOT EXISTS"
         " (SELECT 1 FROM records_fts f WHERE f.rowid = r.rowid)"

@@ -14,6 +14,7 @@ import sqlite3
 from pathlib import Path
 
 from federation.backup.model import Progress, Store, StoreKind, StoreReport
+from federation.backup.room_checks import known_schema, run_checks
 from federation.catalog.sqlite.verify import CATALOG
 from federation.coordinator.config import CoordinatorConfig
 from federation.coordinator.model import Outcome, ServiceType, Status
@@ -26,19 +27,12 @@ STAFF_DB = "staff.sqlite"
 
 def check_state(db: sqlite3.Connection, report: StoreReport, progress: Progress | None) -> None:
     """The coordinator's checks (see the module's docstring)."""
-    version = int(db.execute("PRAGMA user_version").fetchone()[0])
-    if version > len(MIGRATIONS):
-        report.problem("schema", f"schema version {version} is newer than this libfed knows "
-                       f"({len(MIGRATIONS)})")
+    if known_schema(db, report, len(MIGRATIONS)) is None:
         return
     steps = [("libraries", "requests", _parties), ("libraries", "rota", _lenders),
              ("libraries", "deliveries", _owed), ("requests", "rota", _orphans),
              ("requests", "requests", _statuses)]
-    for done, (check, table, step) in enumerate(steps, start=1):
-        with report.reading(check, table):
-            step(db, report)
-        if progress is not None:
-            progress(f"{report.store}: {check}", done, len(steps))
+    run_checks(db, report, progress, steps)
 
 
 _NO_NODE = "NOT EXISTS (SELECT 1 FROM nodes n WHERE n.symbol = {})"

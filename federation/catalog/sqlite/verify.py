@@ -13,26 +13,20 @@ from __future__ import annotations
 import sqlite3
 
 from federation.backup.model import Progress, StoreKind, StoreReport
+from federation.backup.room_checks import check_full_text_index, known_schema, run_checks
 from federation.catalog.sqlite.schema import MIGRATIONS
 from federation.catalog.storage import cluster_id
 
 
 def check_catalog(db: sqlite3.Connection, report: StoreReport, progress: Progress | None) -> None:
     """The catalog's checks (see the module's docstring)."""
-    version = int(db.execute("PRAGMA user_version").fetchone()[0])
-    if version > len(MIGRATIONS):
-        report.problem("schema", f"schema version {version} is newer than this libfed knows "
-                       f"({len(MIGRATIONS)})")
+    if known_schema(db, report, len(MIGRATIONS)) is None:
         return
     steps = [("clusters", "clusters", _members), ("clusters", "clusters", _clusters),
              ("clusters", "cluster_libraries", _libraries),
              ("facets", "cluster_facets", _facets), ("search index", "cluster_search", _search),
              ("dedup keys", "match_keys", _keys), ("sources", "records", _sources)]
-    for done, (check, table, step) in enumerate(steps, start=1):
-        with report.reading(check, table):
-            step(db, report)
-        if progress is not None:
-            progress(f"{report.store}: {check}", done, len(steps))
+    run_checks(db, report, progress, steps)
 
 
 def _members(db: sqlite3.Connection, report: StoreReport) -> None:
@@ -95,11 +89,7 @@ def _facets(db: sqlite3.Connection, report: StoreReport) -> None:
 
 def _search(db: sqlite3.Connection, report: StoreReport) -> None:
     """The full-text index is sound and finds every cluster, and only clusters."""
-    try:
-        db.execute("INSERT INTO cluster_search (cluster_search) VALUES ('integrity-check')")
-    except sqlite3.DatabaseError as error:
-        report.problem("search index", f"the full-text index is damaged: {error}",
-                       table="cluster_search")
+    check_full_text_index(db, report, "search index", "cluster_search")
     for (pk,) in db.execute(
         "SELECT c.pk FROM clusters c WHERE NOT EXISTS"
         " (SELECT 1 FROM cluster_search s WHERE s.rowid = c.pk)"
