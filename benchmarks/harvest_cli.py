@@ -12,13 +12,19 @@ alternately over the same list:
 * where the command's time went, from its own summary (``timings`` in its
   --json): the readers' CPU, deduplicating and storing, per record; the time the
   run waited for pages; and the fixed cost of a run (interpreter start-up,
-  imports, Identify, one request) as the command run again with nothing new.
+  imports, Identify, one request) as the command run again with nothing new;
+* what the rate is bound by: the CPU a record cost the command (its reader
+  processes included) and the node, against what the machine's cores can give
+  (at 5,000 rec/s, two cores give 400 µs a record for all of it), and how busy
+  the cores were while the command ran.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -74,7 +80,9 @@ def measure(size: int) -> list[Row]:
                 rate, listed = _sickle_rate(url)
                 sickle_rates.append(rate)
                 catalog = root / f"catalog-{attempt}.db"
+                node_cpu = _process_cpu(node.pid)
                 summary = _command(url, catalog)
+                summary["node_cpu"] = _process_cpu(node.pid) - node_cpu
                 stored = summary["records"]
                 if stored != listed:
                     raise RuntimeError(f"libfed harvest stored {stored} of {listed} records")
@@ -100,6 +108,7 @@ def measure(size: int) -> list[Row]:
         Row(f"`libfed harvest` / sickle, node of {size:,}", ratio, "×", ">= 1.0", ratio >= 1.0,
             "same run, measured alternately"),
         *_where_time_went(runs, stored),
+        *_what_bounds_it(runs, stored),
         Row("`libfed harvest` again, nothing new", nothing_new, "s",
             note="fixed cost of a run: start-up, imports, Identify, one request"),
     ]
@@ -124,6 +133,35 @@ def _where_time_went(runs: list[dict], records: int) -> list[Row]:
     ]
 
 
+def _what_bounds_it(runs: list[dict], records: int) -> list[Row]:
+    """CPU per record of the command and of the node, against the cores' budget."""
+    cores = os.cpu_count() or 1
+    command = statistics.mean(run["cpu"] for run in runs) / records * 1e6
+    node = statistics.mean(run["node_cpu"] for run in runs) / records * 1e6
+    busy = statistics.mean((run["cpu"] + run["node_cpu"]) / (cores * run["wall"]) for run in runs)
+    budget = cores / 5_000 * 1e6
+    return [
+        Row("  CPU of the command, readers included", command, "µs/rec",
+            note="user + system, start-up included"),
+        Row("  CPU of the node serving the list", node, "µs/rec"),
+        Row("  both together, against 5,000 rec/s", command + node, "µs/rec",
+            f"<= {budget:,.0f}", command + node <= budget,
+            f"{cores} cores give {budget:,.0f} µs a record at 5,000 rec/s"),
+        Row("  cores busy while the command ran", busy * 100, "%",
+            note="command and node CPU / (cores × wall): near 100% is CPU-bound"),
+    ]
+
+
+def _process_cpu(pid: int) -> float:
+    """User + system seconds a running process has used so far (Linux /proc; 0 elsewhere)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _sickle_rate(url: str) -> tuple[float, int]:
     """sickle iterating the whole list in a fresh interpreter; (rate, records listed)."""
     started = time.perf_counter()
@@ -138,11 +176,16 @@ def _command(url: str, catalog: Path) -> dict:
     libfed = Path(sys.executable).with_name("libfed")
     command = [str(libfed), "harvest", "--catalog", str(catalog), "--url", url, "--library",
                "BENCH", "--prefix", "marc21", "--json"]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     out = subprocess.run(command, capture_output=True, text=True)
     seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if out.returncode != 0:
         raise RuntimeError(f"libfed harvest failed: {out.stderr[-500:]}")
     summary = json.loads(out.stdout)["sources"][0]
     summary["wall"] = seconds
+    # The command's reader processes are its children, waited for before it exits:
+    # their CPU is in the command's own children's usage, so in ours.
+    summary["cpu"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return summary
